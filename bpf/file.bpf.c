@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* File opens: openat(2) and openat2(2). Arguments are kept at entry and the
+ * event is emitted at exit, with the return value, so one record is one open. */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct rs_open rs_btf_open __attribute__((unused));
+
+struct open_args {
+	const char *path;
+	__u64 flags;
+	__u32 mode;
+	__u32 syscall;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, struct open_args);
+} rs_open_args SEC(".maps");
+
+static __always_inline void enter(const char *path, __u64 flags, __u32 mode, __u32 syscall)
+{
+	if (!rs_want(RS_EV_OPEN))
+		return;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct open_args a = { .path = path, .flags = flags, .mode = mode, .syscall = syscall };
+	bpf_map_update_elem(&rs_open_args, &tid, &a, BPF_ANY);
+}
+
+static __always_inline void leave(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct open_args *a = bpf_map_lookup_elem(&rs_open_args, &tid);
+	if (!a)
+		return;
+	struct rs_open *e = rs_reserve(sizeof(*e), RS_EV_OPEN);
+	if (e) {
+		e->ret = ret;
+		e->flags = a->flags;
+		e->mode = a->mode;
+		e->syscall = a->syscall;
+		bpf_probe_read_user_str(e->path, sizeof(e->path), a->path);
+		rs_submit(e);
+	}
+	bpf_map_delete_elem(&rs_open_args, &tid);
+}
+
+SEC("tp/syscalls/sys_enter_openat")
+int handle_openat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	enter((const char *)ctx->args[1], ctx->args[2], ctx->args[3], 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_openat")
+int handle_openat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	leave(ctx->ret);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_openat2")
+int handle_openat2_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	enter((const char *)ctx->args[1], how.flags, how.mode, 1);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_openat2")
+int handle_openat2_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	leave(ctx->ret);
+	return 0;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Shared kernel-side plumbing for every ringscope source:
+ *  - the maps every object declares and the loader makes one kernel map
+ *    (bpf_map__reuse_fd): the ring, the drop counters, the filter, the
+ *    followed process tree;
+ *  - rs_want(): the one filter predicate, run before any work;
+ *  - rs_reserve()/rs_submit(): the transport, with drop counting and the
+ *    adaptive wakeup policy.
+ */
+#ifndef RINGSCOPE_COMMON_BPF_H
+#define RINGSCOPE_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+/* Reader wakeup threshold in bytes of unread data: below it, submit with
+ * BPF_RB_NO_WAKEUP (the reader drains on its own short timer); at or above
+ * it, force a wakeup so a burst cannot fill the ring while the reader sleeps.
+ * A wakeup per event costs the producer ~1 us on this VM (DESIGN.md §3). */
+const volatile __u64 rs_wakeup_bytes = 1 << 20;
+
+/* Ring size is set by the loader (must be a power of two). No __type(value)
+ * on a RINGBUF map: libbpf rejects it with EINVAL. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} rs_ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rs_drops);
+} rs_drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rs_filter);
+} rs_filter SEC(".maps");
+
+/* tgids in the followed tree (trace -- CMD): the command and its children. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} rs_follow SEC(".maps");
+
+/* Anchor the event structs in this object's BTF: a struct used only through
+ * a pointer cast is not emitted, and Python derives layouts from BTF. */
+struct rs_header rs_btf_header __attribute__((unused));
+enum rs_event_type rs_btf_event_type __attribute__((unused));
+
+static __always_inline bool rs_comm_eq(const char *a, const char *b)
+{
+#pragma unroll
+	for (int i = 0; i < RS_COMM_LEN; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (!a[i])
+			return true;
+	}
+	return true;
+}
+
+/* The one filter predicate: is an event of `type` from current wanted? */
+static __always_inline bool rs_want(__u32 type)
+{
+	__u32 zero = 0;
+	struct rs_filter *f = bpf_map_lookup_elem(&rs_filter, &zero);
+	if (!f || !(f->type_mask & (1U << type)))
+		return false;
+
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (f->exclude_tgid && tgid == f->exclude_tgid)
+		return false;
+	if (f->tgid) {
+		if (f->follow) {
+			if (!bpf_map_lookup_elem(&rs_follow, &tgid))
+				return false;
+		} else if (tgid != f->tgid) {
+			return false;
+		}
+	}
+	if (f->uid != (__u32)-1 && (__u32)bpf_get_current_uid_gid() != f->uid)
+		return false;
+	if (f->cgroup_id && bpf_get_current_cgroup_id() != f->cgroup_id)
+		return false;
+	if (f->comm_set) {
+		char comm[RS_COMM_LEN];
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!rs_comm_eq(comm, f->comm))
+			return false;
+	}
+	return true;
+}
+
+static __always_inline void rs_count_drop(__u32 type)
+{
+	__u32 zero = 0;
+	struct rs_drops *d = bpf_map_lookup_elem(&rs_drops, &zero);
+	/* Programs can nest on one CPU (a tracepoint fired inside another
+	 * program's helper), so even the per-CPU slot is bumped atomically:
+	 * the accounting must be exact. */
+	if (d && type < RS_EV_MAX)
+		__sync_fetch_and_add(&d->count[type], 1);
+}
+
+static __always_inline void rs_fill_header(struct rs_header *h, __u32 type)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->ts_ns = bpf_ktime_get_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->type = type;
+	h->cpu = bpf_get_smp_processor_id();
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->__pad0 = 0;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Reserve a record of `size` bytes; on a full ring count the drop and
+ * return NULL. The header is filled in for the caller. */
+static __always_inline void *rs_reserve(__u64 size, __u32 type)
+{
+	struct rs_header *h = bpf_ringbuf_reserve(&rs_ring, size, 0);
+	if (!h) {
+		rs_count_drop(type);
+		return NULL;
+	}
+	rs_fill_header(h, type);
+	return h;
+}
+
+static __always_inline __u64 rs_wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&rs_ring, BPF_RB_AVAIL_DATA) >= rs_wakeup_bytes ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void rs_submit(void *rec)
+{
+	bpf_ringbuf_submit(rec, rs_wakeup_flags());
+}
+
+/* Variable-size records are built elsewhere and copied in with
+ * bpf_ringbuf_output, which submits only the bytes used. */
+static __always_inline void rs_output(void *rec, __u64 size, __u32 type)
+{
+	if (bpf_ringbuf_output(&rs_ring, rec, size, rs_wakeup_flags()))
+		rs_count_drop(type);
+}
+
+#endif /* RINGSCOPE_COMMON_BPF_H */

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * THE contract between the kernel side and Python.
+ *
+ * Every record written into the shared ring starts with struct rs_header.
+ * Python never hand-writes these layouts: it reads them from the BTF of the
+ * built object (src/ringscope/events/layout.py), and a test checks that every
+ * struct below is present there. Fixed-width types and explicit padding only,
+ * so the layout is the same for every compiler and architecture.
+ */
+#ifndef RINGSCOPE_EVENTS_H
+#define RINGSCOPE_EVENTS_H
+
+#define RS_COMM_LEN 16
+#define RS_PATH_LEN 256
+#define RS_ARGV_LEN 256
+#define RS_TP_DATA_LEN 512
+#define RS_UPROBE_ARGS 6
+
+/* Stream event types. Python reads names and values from BTF. */
+enum rs_event_type {
+	RS_EV_EXEC = 1,
+	RS_EV_EXIT = 2,
+	RS_EV_FORK = 3,
+	RS_EV_OPEN = 4,
+	RS_EV_CONNECT = 5,
+	RS_EV_ACCEPT = 6,
+	RS_EV_SCHED_SWITCH = 7,
+	RS_EV_SCHED_WAKEUP = 8,
+	RS_EV_SYSCALL = 9,
+	RS_EV_TRACEPOINT = 10,
+	RS_EV_UPROBE = 11,
+	RS_EV_URETPROBE = 12,
+	RS_EV_MAX = 13,
+};
+
+struct rs_header {
+	__u64 ts_ns;     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cgroup_id; /* bpf_get_current_cgroup_id() */
+	__u32 type;      /* enum rs_event_type */
+	__u32 cpu;
+	__u32 pid;       /* tgid, what userspace calls the pid */
+	__u32 tid;
+	__u32 uid;
+	__u32 __pad0;
+	char comm[RS_COMM_LEN];
+};
+
+struct rs_exec {
+	struct rs_header hdr;
+	__u32 ppid;
+	__u32 argv_len;  /* bytes of argv[] used; args are NUL-separated */
+	char filename[RS_PATH_LEN];
+	char argv[RS_ARGV_LEN];
+};
+
+struct rs_exit {
+	struct rs_header hdr;
+	__u32 ppid;
+	__s32 exit_code; /* the wait(2) status: code << 8 | signal */
+	__u64 duration_ns; /* process lifetime */
+};
+
+struct rs_fork {
+	struct rs_header hdr;
+	__u32 child_pid;
+	__u32 child_tid;
+};
+
+struct rs_open {
+	struct rs_header hdr;
+	__s64 ret;       /* fd, or -errno */
+	__u64 flags;
+	__u32 mode;
+	__u32 syscall;   /* 0 openat, 1 openat2 */
+	char path[RS_PATH_LEN];
+};
+
+/* connect and accept share one layout */
+struct rs_sock {
+	struct rs_header hdr;
+	__s64 ret;
+	__u16 family;    /* AF_INET or AF_INET6 */
+	__u16 port;      /* host byte order */
+	__u32 __pad0;
+	__u8 addr[16];   /* IPv4 uses the first 4 bytes */
+};
+
+struct rs_sched_switch {
+	struct rs_header hdr;
+	__u32 prev_pid;
+	__u32 next_pid;
+	__s64 prev_state;
+	char prev_comm[RS_COMM_LEN];
+	char next_comm[RS_COMM_LEN];
+};
+
+struct rs_sched_wakeup {
+	struct rs_header hdr;
+	__u32 target_pid;
+	__u32 target_cpu;
+	char target_comm[RS_COMM_LEN];
+};
+
+struct rs_syscall {
+	struct rs_header hdr;
+	__s64 ret;
+	__u64 duration_ns;
+	__u32 id;
+	__u32 __pad0;
+};
+
+/* Kernel-side drop counters: one per event type, in a per-CPU array with a
+ * single slot, so one lookup per drain returns every type on every CPU. */
+struct rs_drops {
+	__u64 count[RS_EV_MAX];
+};
+
+/* Filter configuration, kept in a one-slot array map so that the server can
+ * change it while events flow (kernel work follows demand). */
+struct rs_filter {
+	__u32 tgid;        /* 0 = any */
+	__u32 uid;         /* (__u32)-1 = any */
+	__u64 cgroup_id;   /* 0 = any */
+	__u32 follow;      /* 1: tgid is the root of a followed process tree */
+	__u32 comm_set;    /* 1: comm must match */
+	char comm[RS_COMM_LEN];
+	__u32 type_mask;   /* bit (1 << rs_event_type) set: the type is wanted */
+	__u32 exclude_tgid; /* the tracer itself, so it does not trace its own reads */
+};
+
+#endif /* RINGSCOPE_EVENTS_H */

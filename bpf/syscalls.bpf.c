@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Every syscall (or one, by id): emitted at exit with its duration. */
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* -1: all syscalls; otherwise only this id (the benchmark's getppid). */
+const volatile __s32 rs_syscall_id = -1;
+
+struct rs_syscall rs_btf_syscall __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32);
+	__type(value, __u64);
+} rs_sys_start SEC(".maps");
+
+SEC("tp/raw_syscalls/sys_enter")
+int handle_sys_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	if (rs_syscall_id >= 0 && ctx->id != rs_syscall_id)
+		return 0;
+	if (!rs_want(RS_EV_SYSCALL))
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&rs_sys_start, &tid, &ts, BPF_ANY);
+	return 0;
+}
+
+SEC("tp/raw_syscalls/sys_exit")
+int handle_sys_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	if (rs_syscall_id >= 0 && ctx->id != rs_syscall_id)
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *start = bpf_map_lookup_elem(&rs_sys_start, &tid);
+	if (!start)
+		return 0;
+	__u64 t0 = *start;
+	bpf_map_delete_elem(&rs_sys_start, &tid);
+	struct rs_syscall *e = rs_reserve(sizeof(*e), RS_EV_SYSCALL);
+	if (!e)
+		return 0;
+	e->ret = ctx->ret;
+	e->duration_ns = e->hdr.ts_ns - t0;
+	e->id = ctx->id;
+	e->__pad0 = 0;
+	rs_submit(e);
+	return 0;
+}

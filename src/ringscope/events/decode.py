@@ -1,0 +1,55 @@
+"""Runs of raw ring records -> typed Chunks, numbered in stream order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..btf import Btf
+from ..ringbuf import Run
+from ..sources import EVENTS, EventSpec
+from .layout import RING_HDR_SIZE, EventLayout
+from .records import Chunk
+
+__all__ = ["Decoder"]
+
+
+class Decoder:
+    """Splits runs by event type and numbers events. Holds the stream seq;
+    one per stream, not thread-safe."""
+
+    def __init__(self, btfs: list[Btf], specs: list[EventSpec]) -> None:
+        self.by_code: dict[int, tuple[EventLayout, EventSpec]] = {}
+        for spec in specs:
+            btf = next((b for b in btfs if b.has(spec.struct, 4)), None)
+            if btf is None:
+                raise KeyError(f"no BPF object describes struct {spec.struct}")
+            code = btf.enum_values("rs_event_type")[spec.enum]
+            self.by_code[code] = (EventLayout.from_btf(btf, spec.name, code, spec.struct), spec)
+        hdr = btfs[0].struct_layout("rs_header").field("type")
+        self._type_off = RING_HDR_SIZE + hdr.offset
+        self.next_seq = 0
+        self.unknown = 0  # records of a type this decoder was not built for
+
+    def chunks(self, run: Run) -> list[Chunk]:
+        stride = run.stride
+        codes = run.data[self._type_off :].view(np.uint32)[:: stride // 4][: run.count]
+        if run.count == 1 or codes[0] == codes[-1] and bool((codes == codes[0]).all()):
+            bounds = [0, run.count]
+        else:
+            bounds = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist(), run.count]
+        out = []
+        for a, b in zip(bounds, bounds[1:], strict=False):
+            entry = self.by_code.get(int(codes[a]))
+            if entry is None:
+                self.unknown += b - a
+                continue
+            layout, spec = entry
+            recs = np.ndarray((b - a,), layout.ring_dtype(stride), run.data, offset=a * stride)
+            out.append(Chunk(layout, spec, self.next_seq, recs))
+            self.next_seq += b - a
+        return out
+
+    def take_seq(self) -> int:
+        seq = self.next_seq
+        self.next_seq += 1
+        return seq

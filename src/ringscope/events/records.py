@@ -1,0 +1,72 @@
+"""What the reader hands on: runs of decoded events and loss records, in
+stream order. A Chunk is a numpy view of consecutive events of one type;
+rows (dicts) are made only when someone asks for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..sources.spec import EventSpec, Row
+from .layout import EventLayout
+
+__all__ = ["Chunk", "Item", "Lost"]
+
+_HEADER_ORDER = ("ts_ns", "type", "cpu", "pid", "tid", "uid", "comm", "cgroup_id")
+
+
+@dataclass(slots=True)
+class Chunk:
+    """`len(records)` consecutive events of one type, numbered seq0, seq0+1, ..."""
+
+    layout: EventLayout
+    spec: EventSpec
+    seq0: int
+    records: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def column(self, name: str) -> np.ndarray:
+        return self.records[name]
+
+    def rows(self) -> list[Row]:
+        """Decode to one dict per event, in the contract's field order."""
+        recs = self.records
+        cols: dict[str, list[Any]] = {}
+        for name, fmt, _off in self.layout.fields:
+            values = recs[name].tolist()
+            if isinstance(fmt, str) and fmt.startswith("S"):
+                values = [v.decode(errors="replace") for v in values]
+            elif isinstance(fmt, tuple):
+                values = [bytes(v) for v in recs[name]]
+            cols[name] = values
+        cols["type"] = [self.spec.name] * len(recs)
+        n = len(recs)
+        cols["seq"] = list(range(self.seq0, self.seq0 + n))
+        order = ["seq", *(k for k in _HEADER_ORDER if k in cols)]
+        order += [k for k in cols if k not in order]
+        rows = [dict(zip(order, vals, strict=True)) for vals in zip(*(cols[k] for k in order), strict=True)]
+        if self.spec.finish is not None:
+            self.spec.finish(rows)
+        return rows
+
+
+@dataclass(slots=True)
+class Lost:
+    """A loss record: `count` events dropped at `stage` (kernel, daemon, client)."""
+
+    seq: int
+    stage: str
+    count: int
+    ts_ns: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> Row:
+        return {"seq": self.seq, "ts_ns": self.ts_ns, "type": "lost", "stage": self.stage,
+                "count": self.count, **self.detail}  # fmt: skip
+
+
+Item = Chunk | Lost

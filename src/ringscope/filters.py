@@ -1,0 +1,91 @@
+"""In-kernel filter settings and their encoding into `struct rs_filter`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .btf import Btf
+from .errors import BadInput
+from .events.layout import struct_dtype
+
+__all__ = ["Filter", "parse_cgroup", "parse_pid"]
+
+ANY_UID = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the kernel side lets through. None means "any"."""
+
+    pid: int | None = None  # tgid
+    follow: bool = False  # pid is the root of a followed tree (trace -- CMD)
+    comm: str | None = None
+    uid: int | None = None
+    cgroup_id: int | None = None
+    exclude_pid: int | None = None  # the tracer itself, when tracing system-wide
+
+    def with_pid(self, pid: int, follow: bool) -> Filter:
+        return replace(self, pid=pid, follow=follow)
+
+    def encode(self, btf: Btf, type_mask: int) -> bytes:
+        rec = np.zeros(1, struct_dtype(btf, "rs_filter"))
+        rec["tgid"] = self.pid or 0
+        rec["follow"] = int(self.follow)
+        rec["uid"] = ANY_UID if self.uid is None else self.uid
+        rec["cgroup_id"] = self.cgroup_id or 0
+        if self.comm is not None:
+            rec["comm_set"] = 1
+            rec["comm"] = self.comm.encode()[:15]
+        rec["type_mask"] = type_mask
+        rec["exclude_tgid"] = self.exclude_pid or 0
+        return rec.tobytes()
+
+
+def parse_pid(text: str | int) -> int:
+    try:
+        pid = int(text)
+    except ValueError:
+        raise BadInput(f"bad pid {text!r}: not a number") from None
+    if pid <= 0 or pid > 0x3FFFFFFF:
+        raise BadInput(f"bad pid {text!r}: out of range")
+    if not Path(f"/proc/{pid}").exists():
+        raise BadInput(f"bad pid {pid}: no such process")
+    return pid
+
+
+def parse_uid(text: str | int) -> int:
+    try:
+        uid = int(text)
+    except ValueError:
+        import pwd
+
+        try:
+            return pwd.getpwnam(str(text)).pw_uid
+        except KeyError:
+            raise BadInput(f"bad uid {text!r}: no such user") from None
+    if not 0 <= uid < ANY_UID:
+        raise BadInput(f"bad uid {text!r}: out of range")
+    return uid
+
+
+def parse_cgroup(text: str | int) -> int:
+    """A cgroup id, or a cgroup v2 directory (its inode number is the id)."""
+    if isinstance(text, int) or str(text).isdigit():
+        return int(text)
+    path = Path(text)
+    if not path.is_absolute():
+        path = Path("/sys/fs/cgroup") / path
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        raise BadInput(f"bad cgroup {text!r}: no such cgroup directory") from None
+
+
+def parse_comm(text: str) -> str:
+    if not text or len(text.encode()) > 15:
+        raise BadInput(f"bad comm {text!r}: must be 1 to 15 bytes (the kernel truncates comm to 15)")
+    return text

@@ -1,0 +1,279 @@
+"""A tracing session: the whole kernel-to-Python pipeline behind one object.
+
+    with Session(["exec", "open"], filter=Filter(pid=1234)) as s:
+        for event in s.events():
+            print(event)
+
+Lifetime: __enter__ (or open()) probes features, creates the shared maps,
+loads one BPF object per source family, writes the filter, and attaches;
+close() detaches and frees everything, in reverse order, on every path.
+Not thread-safe: one thread drives a session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import ExitStack
+from types import TracebackType
+from typing import Self
+
+import numpy as np
+
+from . import features
+from ._libbpf import BpfObject, Link, Map
+from .btf import Btf
+from .errors import BadInput, PermissionDenied
+from .events.decode import Decoder
+from .events.records import Chunk, Item, Lost
+from .filters import Filter
+from .objects import object_path
+from .ringbuf import RingReader
+from .sources import DEFAULT_EVENTS, EVENTS, EventSpec, Row
+
+__all__ = ["DEFAULT_RING_SIZE", "Session", "check_ring_size", "resolve_events"]
+
+DEFAULT_RING_SIZE = 1 << 24  # 16 MiB
+MIN_RING_SIZE = 1 << 12
+FOLLOW_MAX = 16384
+
+
+def resolve_events(names: Iterable[str]) -> list[EventSpec]:
+    specs = []
+    for name in names:
+        name = name.strip()
+        if not name:
+            continue
+        if name not in EVENTS:
+            raise BadInput(f"unknown event {name!r} (see ringscope list)")
+        if EVENTS[name] not in specs:
+            specs.append(EVENTS[name])
+    if not specs:
+        raise BadInput("no events selected")
+    return specs
+
+
+def check_ring_size(size: int) -> int:
+    if size < MIN_RING_SIZE:
+        raise BadInput(f"ring size {size} is too small (minimum {MIN_RING_SIZE} bytes)")
+    if size & (size - 1):
+        raise BadInput(f"ring size {size} is not a power of two")
+    return size
+
+
+class Session:
+    """One tracing pipeline. See the module docstring."""
+
+    def __init__(
+        self,
+        events: Iterable[str] = DEFAULT_EVENTS,
+        *,
+        filter: Filter | None = None,
+        ring_size: int = DEFAULT_RING_SIZE,
+        wakeup_bytes: int | None = None,
+        drain_interval: float = 0.001,
+        syscall_id: int | None = None,
+    ) -> None:
+        self.specs = resolve_events(events)
+        self.ring_size = check_ring_size(ring_size)
+        # Wake the reader early enough that a burst never fills the ring
+        # while it sleeps: a quarter of the ring.
+        self.wakeup_bytes = wakeup_bytes if wakeup_bytes is not None else ring_size // 4
+        self.drain_interval = drain_interval
+        self.syscall_id = syscall_id
+        self.filter = filter or Filter(exclude_pid=os.getpid())
+        self.objects: dict[str, BpfObject] = {}
+        self.links: list[Link] = []
+        self.reader: RingReader | None = None
+        self.decoder: Decoder | None = None
+        self.delivered = 0
+        self.lost = {"kernel": 0, "daemon": 0}
+        self._kernel_drops: dict[str, int] = {}
+        self._stack = ExitStack()
+        self._maps: dict[str, Map] = {}
+        self._btf: Btf | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def open(self) -> Self:
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        if os.geteuid() != 0:
+            raise PermissionDenied("tracing needs root (or CAP_BPF and CAP_PERFMON)")
+        feats = features.probe()
+        features.require(feats.ringbuf)
+        features.require(feats.btf)
+        stems = list(dict.fromkeys(s.obj for s in self.specs))
+        if self.filter.follow and "process" not in stems:
+            stems.append("process")  # the fork program grows the followed tree
+        btfs = {stem: Btf.from_elf(object_path(stem)) for stem in stems}
+        self._btf = next(iter(btfs.values()))
+        self._create_shared_maps(self._btf)
+        self.decoder = Decoder(list(btfs.values()), self.specs)
+        self.set_filter(self.filter)
+        for stem in stems:
+            self._load(stem)
+        self.reader = self._stack.enter_context(RingReader(self._maps["rs_ring"].fd, self.ring_size))
+        self._attach_all()
+
+    def _create_shared_maps(self, btf: Btf) -> None:
+        u32 = 4
+        drops = btf.struct_layout("rs_drops").size
+        filt = btf.struct_layout("rs_filter").size
+        for kind, name, k, v, n in (
+            ("ringbuf", "rs_ring", 0, 0, self.ring_size),
+            ("percpu_array", "rs_drops", u32, drops, 1),
+            ("array", "rs_filter", u32, filt, 1),
+            ("hash", "rs_follow", u32, 1, FOLLOW_MAX),
+        ):
+            self._maps[name] = self._stack.enter_context(Map.create(kind, name, k, v, n))
+
+    def _load(self, stem: str) -> None:
+        obj = self._stack.enter_context(BpfObject.open(object_path(stem)))
+        wanted = {p for s in self.specs if s.obj == stem for p in s.programs}
+        if stem == "process" and self.filter.follow:
+            wanted |= {"handle_fork", "handle_exit"}
+        for prog in obj.programs.values():
+            prog.set_autoload(prog.name in wanted)
+        rodata: dict[str, int | bytes] = {"rs_wakeup_bytes": self.wakeup_bytes}
+        if stem == "syscalls" and self.syscall_id is not None:
+            rodata["rs_syscall_id"] = self.syscall_id
+        obj.set_rodata(**rodata)
+        for name, shared in self._maps.items():
+            obj.reuse_map(name, shared)
+        if "handle_fork" in wanted:
+            features.require(features.probe().tp_btf)
+        obj.load()
+        self.objects[stem] = obj
+
+    def _attach_all(self) -> None:
+        for obj in self.objects.values():
+            for prog in obj.programs.values():
+                if prog.autoload:
+                    self.links.append(self._stack.enter_context(prog.attach()))
+
+    def close(self) -> None:
+        """Detach and free everything. Idempotent."""
+        self.links.clear()
+        self.objects.clear()
+        self.reader = None
+        self._maps.clear()
+        self._stack.close()
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- run-time control ----------------------------------------------------
+
+    @property
+    def type_mask(self) -> int:
+        assert self.decoder is not None
+        mask = 0
+        for code in self.decoder.by_code:
+            mask |= 1 << code
+        return mask
+
+    def set_filter(self, flt: Filter, type_mask: int | None = None) -> None:
+        """Change the in-kernel filter while events flow."""
+        assert self._btf is not None
+        self.filter = flt
+        mask = self.type_mask if type_mask is None else type_mask
+        self._maps["rs_filter"].update(b"\0\0\0\0", flt.encode(self._btf, mask))
+
+    def follow(self, pid: int) -> None:
+        """Add `pid` to the followed tree (trace -- CMD does this before exec)."""
+        self._maps["rs_follow"].update(pid.to_bytes(4, "little"), b"\1")
+
+    # -- reading -------------------------------------------------------------
+
+    def poll(self, timeout: float | None = None) -> list[Item]:
+        """Wait up to `timeout` seconds (default: the drain interval) for
+        events, then drain the ring: chunks of events, then any loss."""
+        assert self.reader is not None and self.decoder is not None, "session is not open"
+        self.reader.wait(self.drain_interval if timeout is None else timeout)
+        items: list[Item] = []
+        for run in self.reader.drain():
+            items.extend(self.decoder.chunks(run))
+        self.delivered += sum(len(c) for c in items)
+        items.extend(self._losses())
+        return items
+
+    def _losses(self) -> list[Lost]:
+        assert self.decoder is not None
+        out = []
+        drops = self.kernel_drops()
+        delta = {k: v - self._kernel_drops.get(k, 0) for k, v in drops.items()}
+        delta = {k: v for k, v in delta.items() if v}
+        if delta:
+            self._kernel_drops = drops
+            n = sum(delta.values())
+            self.lost["kernel"] += n
+            out.append(Lost(self.decoder.take_seq(), "kernel", n, time.monotonic_ns(), {"by_type": delta}))
+        if self.decoder.unknown:
+            n, self.decoder.unknown = self.decoder.unknown, 0
+            self.lost["daemon"] += n
+            out.append(Lost(self.decoder.take_seq(), "daemon", n, time.monotonic_ns(), {"reason": "undecodable"}))
+        return out
+
+    def kernel_drops(self) -> dict[str, int]:
+        """Failed reserves so far, per event type, summed over CPUs."""
+        assert self.decoder is not None
+        per_cpu = self._maps["rs_drops"].percpu_values(b"\0\0\0\0")
+        total = np.sum([np.frombuffer(v, dtype=np.uint64) for v in per_cpu], axis=0)
+        names = {code: spec.name for code, (_, spec) in self.decoder.by_code.items()}
+        return {names.get(i, str(i)): int(c) for i, c in enumerate(total.tolist()) if c}
+
+    def ring_fill(self) -> float:
+        assert self.reader is not None
+        return self.reader.pending() / self.ring_size
+
+    def events(self, *, limit: int | None = None, duration: float | None = None) -> Iterator[Row]:
+        """Iterate decoded events (dicts) and loss records, in stream order."""
+        deadline = None if duration is None else time.monotonic() + duration
+        n = 0
+        while deadline is None or time.monotonic() < deadline:
+            for item in self.poll():
+                rows = item.rows() if isinstance(item, Chunk) else [item.row()]
+                for row in rows:
+                    yield row
+                    if row["type"] != "lost":
+                        n += 1
+                        if limit is not None and n >= limit:
+                            return
+
+    async def aevents(self, *, limit: int | None = None) -> AsyncIterator[Row]:
+        """The async adapter: wakes on the ring fd or the drain timer."""
+        assert self.reader is not None
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        loop.add_reader(self.reader.fileno(), wake.set)
+        n = 0
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(wake.wait(), self.drain_interval)
+                except TimeoutError:
+                    pass
+                wake.clear()
+                for item in self.poll(0):
+                    for row in item.rows() if isinstance(item, Chunk) else [item.row()]:
+                        yield row
+                        if row["type"] != "lost":
+                            n += 1
+                            if limit is not None and n >= limit:
+                                return
+        finally:
+            loop.remove_reader(self.reader.fileno())

@@ -1,0 +1,37 @@
+"""Python half of bpf/file.bpf.c: open (openat, openat2)."""
+
+from __future__ import annotations
+
+import os
+
+from .spec import EventSpec, Row
+
+_SYSCALLS = ("openat", "openat2")
+_ACCESS = {os.O_RDONLY: "O_RDONLY", os.O_WRONLY: "O_WRONLY", os.O_RDWR: "O_RDWR"}
+_FLAGS = [(getattr(os, n), n) for n in (
+    "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_DSYNC", "O_DIRECT",
+    "O_LARGEFILE", "O_DIRECTORY", "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC", "O_PATH", "O_TMPFILE",
+) if hasattr(os, n)]  # fmt: skip
+
+
+def flag_names(flags: int) -> str:
+    """open(2) flags as `O_WRONLY|O_CREAT|O_TRUNC`."""
+    names = [_ACCESS.get(flags & os.O_ACCMODE, "O_ACCMODE")]
+    # O_TMPFILE includes O_DIRECTORY's bit: test whole masks.
+    names += [n for bit, n in _FLAGS if flags & bit == bit]
+    return "|".join(names)
+
+
+def _open(rows: list[Row]) -> None:
+    for r in rows:
+        r["syscall"] = _SYSCALLS[r["syscall"]] if r["syscall"] < len(_SYSCALLS) else str(r["syscall"])
+        r["flags_str"] = flag_names(r["flags"])
+
+
+SPECS = (
+    EventSpec(
+        "open", "file",
+        ("handle_openat_enter", "handle_openat_exit", "handle_openat2_enter", "handle_openat2_exit"),
+        "rs_open", "RS_EV_OPEN", "a file was opened: path, flags, mode, fd or -errno", _open,
+    ),
+)  # fmt: skip

@@ -1,0 +1,29 @@
+"""Python half of bpf/process.bpf.c: exec, exit, fork."""
+
+from __future__ import annotations
+
+from .spec import EventSpec, Row
+
+
+def _exec(rows: list[Row]) -> None:
+    for r in rows:
+        raw: bytes = r.pop("argv")[: r.pop("argv_len")]
+        r["argv"] = [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")] if raw else []
+
+
+def _exit(rows: list[Row]) -> None:
+    for r in rows:
+        status = r["exit_code"]
+        # wait(2) status: the code in bits 8-15, a killing signal in 0-6.
+        r["exit_code"] = (status >> 8) & 0xFF
+        r["signal"] = status & 0x7F
+
+
+SPECS = (
+    EventSpec("exec", "process", ("handle_exec",), "rs_exec", "RS_EV_EXEC",
+              "a process called execve: filename, ppid, argv", _exec),
+    EventSpec("exit", "process", ("handle_exit",), "rs_exit", "RS_EV_EXIT",
+              "a process exited: exit code, signal, lifetime", _exit),
+    EventSpec("fork", "process", ("handle_fork",), "rs_fork", "RS_EV_FORK",
+              "a task was created: child pid and tid"),
+)  # fmt: skip

@@ -1,0 +1,45 @@
+"""Python half of bpf/syscalls.bpf.c: every syscall with its duration."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from .spec import EventSpec, Row
+
+_UNISTD = (
+    "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
+    "/usr/include/aarch64-linux-gnu/asm/unistd.h",
+    "/usr/include/asm/unistd_64.h",
+)
+
+
+@cache
+def syscall_names() -> dict[int, str]:
+    """Syscall numbers to names, from the system's asm/unistd header."""
+    for p in _UNISTD:
+        path = Path(p)
+        if path.exists():
+            text = path.read_text()
+            return {int(n): name for name, n in re.findall(r"#define __NR_(\w+)\s+(\d+)", text)}
+    return {}
+
+
+def syscall_number(name: str) -> int | None:
+    for nr, n in syscall_names().items():
+        if n == name:
+            return nr
+    return None
+
+
+def _syscall(rows: list[Row]) -> None:
+    names = syscall_names()
+    for r in rows:
+        r["name"] = names.get(r["id"], f"syscall_{r['id']}")
+
+
+SPECS = (
+    EventSpec("syscall", "syscalls", ("handle_sys_enter", "handle_sys_exit"), "rs_syscall", "RS_EV_SYSCALL",
+              "every syscall at exit: id, name, return value, duration", _syscall),
+)  # fmt: skip
