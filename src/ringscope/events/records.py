@@ -38,7 +38,7 @@ class Chunk:
         cols: dict[str, list[Any]] = {}
         for name, fmt, _off in self.layout.fields:
             values = recs[name].tolist()
-            if isinstance(fmt, str) and fmt.startswith("S"):
+            if isinstance(fmt, str) and fmt.startswith("S") and name not in self.spec.raw_fields:
                 values = [v.decode(errors="replace") for v in values]
             elif isinstance(fmt, tuple):
                 values = [bytes(v) for v in recs[name]]

@@ -21,7 +21,7 @@ def _exit(rows: list[Row]) -> None:
 
 SPECS = (
     EventSpec("exec", "process", ("handle_exec",), "rs_exec", "RS_EV_EXEC",
-              "a process called execve: filename, ppid, argv", _exec),
+              "a process called execve: filename, ppid, argv", _exec, raw_fields=("argv",)),
     EventSpec("exit", "process", ("handle_exit",), "rs_exit", "RS_EV_EXIT",
               "a process exited: exit code, signal, lifetime", _exit),
     EventSpec("fork", "process", ("handle_fork",), "rs_fork", "RS_EV_FORK",

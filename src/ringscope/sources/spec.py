@@ -21,4 +21,4 @@ class EventSpec:
     enum: str  # enum rs_event_type member
     doc: str
     finish: Callable[[list[Row]], None] | None = field(default=None, compare=False)
-    drop_fields: tuple[str, ...] = ()  # raw fields replaced by `finish`
+    raw_fields: tuple[str, ...] = ()  # char arrays handed to `finish` as bytes

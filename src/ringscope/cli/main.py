@@ -1,0 +1,75 @@
+"""`ringscope` entry point: one module per subcommand, errors translated to
+one line on stderr and an exit code here, at the boundary."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from ..errors import RingscopeError, VerifierError
+
+# Each module has register(subparsers) and run(args) -> int.
+SUBCOMMANDS = ("list", "trace", "serve", "stat", "record", "report", "top", "hist")
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+class UsageError(Exception):
+    pass
+
+
+def _modules() -> list[ModuleType]:
+    mods = []
+    for name in SUBCOMMANDS:
+        try:
+            mods.append(importlib.import_module(f"{__package__}.{name.replace('-', '_')}_cmd"))
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.{name}_cmd":
+                raise
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ringscope", description="Linux perf/eBPF events over HTTP, with exact loss accounting.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show libbpf and verifier logs on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for mod in _modules():
+        mod.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Returns the exit code (also when called in-process)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(args_list)
+    except UsageError as e:
+        print(f"ringscope: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    try:
+        return int(args.func(args))
+    except RingscopeError as e:
+        print(f"ringscope: error: {e}", file=sys.stderr)
+        if isinstance(e, VerifierError):
+            if getattr(args, "verbose", False):
+                print(e.log, file=sys.stderr)
+            else:
+                print("ringscope: (run with -v for the verifier log)", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # Reader went away (`| head`): not an error. Silence the flush at exit.
+        sys.stderr.close()
+        return 0
