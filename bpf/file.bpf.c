@@ -30,7 +30,7 @@ static __always_inline void enter(const char *path, __u64 flags, __u32 mode, __u
 	bpf_map_update_elem(&rs_open_args, &tid, &a, BPF_ANY);
 }
 
-static __always_inline void leave(long ret)
+static __always_inline void leave(void *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct open_args *a = bpf_map_lookup_elem(&rs_open_args, &tid);
@@ -43,7 +43,7 @@ static __always_inline void leave(long ret)
 		e->mode = a->mode;
 		e->syscall = a->syscall;
 		bpf_probe_read_user_str(e->path, sizeof(e->path), a->path);
-		rs_submit(e);
+		rs_submit(ctx, e);
 	}
 	bpf_map_delete_elem(&rs_open_args, &tid);
 }
@@ -58,7 +58,7 @@ int handle_openat_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_openat")
 int handle_openat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	leave(ctx->ret);
+	leave(ctx, ctx->ret);
 	return 0;
 }
 
@@ -74,6 +74,6 @@ int handle_openat2_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_openat2")
 int handle_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	leave(ctx->ret);
+	leave(ctx, ctx->ret);
 	return 0;
 }

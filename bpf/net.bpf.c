@@ -48,7 +48,7 @@ static __always_inline void read_addr(struct rs_sock *e, const void *uaddr)
 	}
 }
 
-static __always_inline void leave(long ret)
+static __always_inline void leave(void *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sock_args *a = bpf_map_lookup_elem(&rs_sock_args, &tid);
@@ -62,7 +62,7 @@ static __always_inline void leave(long ret)
 		e->__pad0 = 0;
 		__builtin_memset(e->addr, 0, sizeof(e->addr));
 		read_addr(e, a->addr);
-		rs_submit(e);
+		rs_submit(ctx, e);
 	}
 	bpf_map_delete_elem(&rs_sock_args, &tid);
 }
@@ -77,7 +77,7 @@ int handle_connect_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_connect")
 int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	leave(ctx->ret);
+	leave(ctx, ctx->ret);
 	return 0;
 }
 
@@ -91,7 +91,7 @@ int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_accept4")
 int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	leave(ctx->ret);
+	leave(ctx, ctx->ret);
 	return 0;
 }
 
@@ -105,6 +105,6 @@ int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_accept")
 int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	leave(ctx->ret);
+	leave(ctx, ctx->ret);
 	return 0;
 }

@@ -32,7 +32,7 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	e->argv_len = 0;
 	if (bpf_probe_read_user(e->argv, len, (void *)start) == 0)
 		e->argv_len = len;
-	rs_submit(e);
+	rs_submit(ctx, e);
 	return 0;
 }
 
@@ -55,7 +55,7 @@ int handle_exit(void *ctx)
 		e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 		e->exit_code = BPF_CORE_READ(task, exit_code);
 		e->duration_ns = bpf_ktime_get_ns() - BPF_CORE_READ(task, start_time);
-		rs_submit(e);
+		rs_submit(ctx, e);
 	}
 	bpf_map_delete_elem(&rs_follow, &tgid);
 	return 0;
@@ -76,6 +76,6 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	e->child_pid = ctgid;
 	e->child_tid = child->pid;
-	rs_submit(e);
+	rs_submit(ctx, e);
 	return 0;
 }

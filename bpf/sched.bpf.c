@@ -20,7 +20,7 @@ int handle_switch(struct trace_event_raw_sched_switch *ctx)
 	e->prev_state = ctx->prev_state;
 	bpf_probe_read_kernel(e->prev_comm, RS_COMM_LEN, ctx->prev_comm);
 	bpf_probe_read_kernel(e->next_comm, RS_COMM_LEN, ctx->next_comm);
-	rs_submit(e);
+	rs_submit(ctx, e);
 	return 0;
 }
 
@@ -34,7 +34,7 @@ static __always_inline int wakeup(struct trace_event_raw_sched_wakeup_template *
 	e->target_pid = ctx->pid;
 	e->target_cpu = ctx->target_cpu;
 	bpf_probe_read_kernel(e->target_comm, RS_COMM_LEN, ctx->comm);
-	rs_submit(e);
+	rs_submit(ctx, e);
 	return 0;
 }
 

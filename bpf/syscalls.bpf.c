@@ -47,6 +47,6 @@ int handle_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	e->duration_ns = e->hdr.ts_ns - t0;
 	e->id = ctx->id;
 	e->__pad0 = 0;
-	rs_submit(e);
+	rs_submit(ctx, e);
 	return 0;
 }

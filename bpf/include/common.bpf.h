@@ -6,7 +6,12 @@
  *    followed process tree;
  *  - rs_want(): the one filter predicate, run before any work;
  *  - rs_reserve()/rs_submit(): the transport, with drop counting and the
- *    adaptive wakeup policy.
+ *    adaptive wakeup policy. Two transports behind one API (the idiom of
+ *    bcc libbpf-tools' compat.bpf.h): the BPF ring buffer, or the perf
+ *    buffer (BPF_MAP_TYPE_PERF_EVENT_ARRAY) for kernels before 5.8 and for
+ *    comparison. The loader picks one with the rs_use_perfbuf rodata flag;
+ *    rodata is frozen before verification, so the verifier walks only the
+ *    chosen branch and the other one's helpers need not exist.
  */
 #ifndef RINGSCOPE_COMMON_BPF_H
 #define RINGSCOPE_COMMON_BPF_H
@@ -37,6 +42,47 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rs_drops);
 } rs_drops SEC(".maps");
+
+/* true: records go out through rs_perf (set by the loader, see above). */
+const volatile bool rs_use_perfbuf = false;
+
+/* Largest record rs_reserve() hands out on the perf buffer path, and how
+ * deep programs may nest on one CPU (a perf_event program in hard IRQ
+ * inside a tracepoint program) before a reserve fails as a counted drop. */
+#define RS_MAX_RECORD 4096
+#define RS_HEAP_NEST 4
+
+/* The perf buffer: one perf event fd per CPU, put in by the reader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} rs_perf SEC(".maps");
+
+/* bpf_perf_event_output() copies from memory the program owns, so on the
+ * perf path a record is built in a per-CPU scratch slot first: one slot per
+ * nesting level, so an interrupting program never overwrites a record that
+ * is half built. `size` carries the reserve size to rs_submit(). */
+struct rs_heap_slot {
+	__u64 size;
+	__u8 data[RS_MAX_RECORD];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RS_HEAP_NEST);
+	__type(key, __u32);
+	__type(value, struct rs_heap_slot);
+} rs_heap SEC(".maps");
+
+/* Slots in use on this CPU. A nested program runs to completion before the
+ * interrupted one resumes, so a plain per-CPU counter is enough. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} rs_nest SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -128,11 +174,42 @@ static __always_inline void rs_fill_header(struct rs_header *h, __u32 type)
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-/* Reserve a record of `size` bytes; on a full ring count the drop and
- * return NULL. The header is filled in for the caller. */
+static __always_inline void *rs_heap_get(__u64 size)
+{
+	__u32 zero = 0;
+	__u32 *nest = bpf_map_lookup_elem(&rs_nest, &zero);
+	if (!nest)
+		return NULL;
+	__u32 depth = *nest;
+	if (depth >= RS_HEAP_NEST || size > RS_MAX_RECORD)
+		return NULL;
+	struct rs_heap_slot *slot = bpf_map_lookup_elem(&rs_heap, &depth);
+	if (!slot)
+		return NULL;
+	*nest = depth + 1;
+	slot->size = size;
+	return slot->data;
+}
+
+static __always_inline void rs_heap_put(void)
+{
+	__u32 zero = 0;
+	__u32 *nest = bpf_map_lookup_elem(&rs_nest, &zero);
+	if (nest && *nest)
+		*nest -= 1;
+}
+
+/* Reserve a record of `size` bytes; on a full ring (or no free scratch slot
+ * on the perf path) count the drop and return NULL. The header is filled in
+ * for the caller. Every non-NULL record must reach rs_submit(). */
 static __always_inline void *rs_reserve(__u64 size, __u32 type)
 {
-	struct rs_header *h = bpf_ringbuf_reserve(&rs_ring, size, 0);
+	struct rs_header *h;
+
+	if (rs_use_perfbuf)
+		h = rs_heap_get(size);
+	else
+		h = bpf_ringbuf_reserve(&rs_ring, size, 0);
 	if (!h) {
 		rs_count_drop(type);
 		return NULL;
@@ -147,16 +224,40 @@ static __always_inline __u64 rs_wakeup_flags(void)
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void rs_submit(void *rec)
+/* Publish a record from rs_reserve(). `ctx` is the program's context, which
+ * bpf_perf_event_output() needs. A failed perf output (buffer full: the
+ * helper returns -ENOSPC) is counted exactly like a failed reserve; the
+ * perf buffer also reports it later as PERF_RECORD_LOST, and the reader
+ * keeps that count only as a cross-check, so no drop is counted twice. */
+static __always_inline void rs_submit(void *ctx, void *rec)
 {
-	bpf_ringbuf_submit(rec, rs_wakeup_flags());
+	if (!rs_use_perfbuf) {
+		bpf_ringbuf_submit(rec, rs_wakeup_flags());
+		return;
+	}
+	struct rs_heap_slot *slot = (void *)((char *)rec - offsetof(struct rs_heap_slot, data));
+	__u64 size = slot->size;
+	/* Always true (rs_heap_get checked it); tells the verifier the bound. */
+	if (size <= RS_MAX_RECORD &&
+	    bpf_perf_event_output(ctx, &rs_perf, BPF_F_CURRENT_CPU, rec, size) == 0) {
+		rs_heap_put();
+		return;
+	}
+	rs_count_drop(((struct rs_header *)rec)->type);
+	rs_heap_put();
 }
 
-/* Variable-size records are built elsewhere and copied in with
- * bpf_ringbuf_output, which submits only the bytes used. */
-static __always_inline void rs_output(void *rec, __u64 size, __u32 type)
+/* Variable-size records are built elsewhere and copied in, which submits
+ * only the bytes used. */
+static __always_inline void rs_output(void *ctx, void *rec, __u64 size, __u32 type)
 {
-	if (bpf_ringbuf_output(&rs_ring, rec, size, rs_wakeup_flags()))
+	long err;
+
+	if (rs_use_perfbuf)
+		err = bpf_perf_event_output(ctx, &rs_perf, BPF_F_CURRENT_CPU, rec, size);
+	else
+		err = bpf_ringbuf_output(&rs_ring, rec, size, rs_wakeup_flags());
+	if (err)
 		rs_count_drop(type);
 }
 
