@@ -1,0 +1,656 @@
+"""One ring reader -> N subscribers, with bounded per-client queues.
+
+The reader runs in the asyncio loop: it wakes on the ring fd (or the drain
+timer), drains the ring once, and offers every chunk to every subscriber.
+Each subscriber filters the chunk on its numpy columns and queues a *view*
+(the chunk plus the indices it wants). The JSON for a chunk is made once, the
+first time any client needs it, and the bytes are shared by every client.
+
+A subscriber's queue is bounded in events. When it is full the subscriber's
+policy applies (drop-oldest, drop-newest, disconnect) and every dropped event
+is counted; the client later reads one `lost` record (stage "client") with
+the count and the first and last seq it missed. Offering never awaits, so a
+slow client cannot slow the reader or the other clients.
+
+Kernel work follows demand: whenever the set of subscribers or their filters
+change, the union of wanted types (and a pid every client agrees on) is
+written to the in-kernel filter map via Session.set_filter.
+
+Not thread-safe: everything runs on one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import numpy as np
+import orjson
+
+from .events.records import Chunk, Item, Lost
+from .filters import Filter
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = [
+    "POLICIES",
+    "Block",
+    "ClientFilter",
+    "ClientLoss",
+    "Entry",
+    "Hub",
+    "Policy",
+    "Subscriber",
+    "View",
+]
+
+Policy = Literal["drop-oldest", "drop-newest", "disconnect"]
+POLICIES: tuple[Policy, ...] = ("drop-oldest", "drop-newest", "disconnect")
+DEFAULT_CLIENT_QUEUE = 65536  # events
+DEFAULT_REPLAY = 10000  # events kept for Last-Event-ID resume
+
+
+class HubSession(Protocol):
+    """What the hub needs from a Session (the seam unit tests replace)."""
+
+    filter: Filter
+    drain_interval: float
+    lost: dict[str, int]
+
+    def poll(self, timeout: float | None = None) -> list[Item]: ...
+    def set_filter(self, flt: Filter, type_mask: int | None = None) -> None: ...
+    def kernel_drops(self) -> dict[str, int]: ...
+    def ring_fill(self) -> float: ...
+
+
+# -- encoding, once per chunk -------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def encode_rows(rows: list[dict[str, Any]]) -> list[bytes]:
+    """JSON lines (each ending in a newline) for rows that all start with "seq".
+
+    One orjson call per chunk: per-call overhead dominates for small objects
+    (a CPUID-trapping feature check in this VM makes it ~2 us). The list is
+    split back into objects at `},{"seq":` - unambiguous, because a quote
+    inside a JSON string is always escaped, so that byte sequence can only
+    occur between two top-level rows."""
+    if not rows:
+        return []
+    blob = orjson.dumps(rows, default=_json_default)
+    parts = blob[2:-2].split(b'},{"seq":')
+    first = b"{" + parts[0] + b"}\n"
+    return [first, *(b'{"seq":' + p + b"}\n" for p in parts[1:])]
+
+
+class Block:
+    """A run of stream items of one type (a Chunk, or one loss record),
+    encoded lazily and at most once. `cache` holds renderings made by the
+    server (SSE, WebSocket) so they too are made once and shared."""
+
+    __slots__ = ("_lines", "cache", "chunk", "count", "is_event", "lost", "seq0", "ts_ns", "type")
+
+    def __init__(self, item: Item) -> None:
+        self.chunk: Chunk | None = item if isinstance(item, Chunk) else None
+        self.lost: Lost | None = item if isinstance(item, Lost) else None
+        self.is_event = self.chunk is not None
+        if isinstance(item, Chunk):
+            self.type = item.spec.name
+            self.seq0 = item.seq0
+            self.count = len(item)
+        else:
+            self.type = "lost"
+            self.seq0 = item.seq
+            self.count = 1
+        self._lines: list[bytes] | None = None
+        self.cache: dict[Any, Any] = {}
+
+    @property
+    def last_seq(self) -> int:
+        return self.seq0 + self.count - 1
+
+    def lines(self) -> list[bytes]:
+        """One newline-terminated JSON object per item, made on first use."""
+        if self._lines is None:
+            if self.chunk is not None:
+                self._lines = encode_rows(self.chunk.rows())
+            else:
+                assert self.lost is not None
+                self._lines = [orjson.dumps(self.lost.row(), default=_json_default) + b"\n"]
+        return self._lines
+
+    def ndjson(self) -> bytes:
+        blob: bytes | None = self.cache.get("ndjson")
+        if blob is None:
+            blob = self.cache["ndjson"] = b"".join(self.lines())
+        return blob
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The items of `block` one client wants: all of them (idx None) or the
+    positions in `idx`."""
+
+    block: Block
+    idx: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.block.count if self.idx is None else len(self.idx)
+
+    @property
+    def is_event(self) -> bool:
+        return self.block.is_event
+
+    def seqs(self) -> np.ndarray:
+        if self.idx is None:
+            return np.arange(self.block.seq0, self.block.seq0 + self.block.count)
+        return self.idx + self.block.seq0
+
+    def positions(self) -> Iterable[int]:
+        return range(self.block.count) if self.idx is None else self.idx.tolist()
+
+    def first_seq(self) -> int:
+        return self.block.seq0 if self.idx is None else self.block.seq0 + int(self.idx[0])
+
+    def last_seq(self) -> int:
+        return self.block.last_seq if self.idx is None else self.block.seq0 + int(self.idx[-1])
+
+    def head(self, n: int) -> View:
+        return View(self.block, np.arange(n) if self.idx is None else self.idx[:n])
+
+    def tail(self, n: int) -> View:
+        count = len(self)
+        return View(self.block, np.arange(count - n, count) if self.idx is None else self.idx[count - n :])
+
+    def ndjson(self) -> bytes:
+        if self.idx is None:
+            return self.block.ndjson()
+        lines = self.block.lines()
+        return b"".join([lines[i] for i in self.idx.tolist()])
+
+
+@dataclass(slots=True)
+class ClientLoss:
+    """Events this client missed, reported in-stream when it catches up."""
+
+    count: int
+    first_seq: int
+    last_seq: int
+    reason: str
+
+    def merge(self, count: int, first: int, last: int) -> None:
+        self.count += count
+        self.first_seq = min(self.first_seq, first)
+        self.last_seq = max(self.last_seq, last)
+
+    def row(self) -> dict[str, Any]:
+        return {"type": "lost", "stage": "client", "count": self.count, "first_seq": self.first_seq,
+                "last_seq": self.last_seq, "ts_ns": time.monotonic_ns(), "reason": self.reason}  # fmt: skip
+
+
+Entry = View | ClientLoss
+
+
+# -- per-client filter ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientFilter:
+    """What one client wants. None means any. Applied in the hub on the
+    chunk's numpy columns; its union across clients narrows the kernel side."""
+
+    types: frozenset[str] | None = None
+    pid: int | None = None
+    tid: int | None = None
+    uid: int | None = None
+    comm: str | None = None
+
+    def wants(self, type_name: str) -> bool:
+        return self.types is None or type_name in self.types
+
+    def select(self, chunk: Chunk) -> np.ndarray | None:
+        """Indices of matching events, or None when every event matches."""
+        recs = chunk.records
+        mask: np.ndarray | None = None
+        for col, val in (("pid", self.pid), ("tid", self.tid), ("uid", self.uid)):
+            if val is not None:
+                m = recs[col] == val
+                mask = m if mask is None else mask & m
+        if self.comm is not None:
+            m = recs["comm"] == self.comm.encode()
+            mask = m if mask is None else mask & m
+        if mask is None:
+            return None
+        return np.flatnonzero(mask)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["types"] = None if self.types is None else sorted(self.types)
+        return d
+
+
+# -- a subscriber -------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One client's queue. The hub offers views without ever awaiting; the
+    client's writer task awaits `take()`. Counters satisfy, at all times,
+    matched == delivered + dropped + depth."""
+
+    id: int
+    kind: str  # "sse", "ws", "ndjson", or "api" for in-process users
+    peer: str
+    filter: ClientFilter
+    policy: Policy = "drop-oldest"
+    max_queue: int = DEFAULT_CLIENT_QUEUE
+    limit: int | None = None
+    batch: int = 1
+    queue: deque[Entry] = field(default_factory=deque)
+    depth: int = 0  # events queued
+    matched: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    lost_records: int = 0
+    closed: str | None = None  # why the stream ends: "limit", "shutdown", "queue overflow", ...
+    connected_at: float = field(default_factory=time.time)
+    on_overflow: Callable[[], None] | None = None  # the server's hook to cut a stalled connection
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # -- producer side (the hub) --
+
+    def offer(self, view: View) -> None:
+        if self.closed is not None:
+            return
+        n = len(view)
+        if not view.is_event:
+            self.queue.append(view)
+            self._wake.set()
+            return
+        self.matched += n
+        room = self.max_queue - self.depth
+        if n > room:
+            if self.policy == "disconnect":
+                self._overflow_disconnect(view)
+                return
+            if self.policy == "drop-newest":
+                if room > 0:
+                    self._push(view.head(room))
+                self._drop_tail(view.tail(n - room))
+                return
+            # drop-oldest: make room from the front, then keep at most the newest max_queue
+            if n > self.max_queue:
+                self._drop_head_view(view.head(n - self.max_queue))
+                view = view.tail(self.max_queue)
+                n = self.max_queue
+            self._evict(n - (self.max_queue - self.depth))
+        self._push(view)
+
+    def _push(self, view: View) -> None:
+        self.queue.append(view)
+        self.depth += len(view)
+        self._wake.set()
+
+    def _drop_tail(self, view: View) -> None:
+        self.dropped += len(view)
+        tail = self.queue[-1] if self.queue else None
+        if isinstance(tail, ClientLoss):
+            tail.merge(len(view), view.first_seq(), view.last_seq())
+        else:
+            self.queue.append(ClientLoss(len(view), view.first_seq(), view.last_seq(), "drop-newest"))
+        self._wake.set()
+
+    def _head_loss(self) -> ClientLoss:
+        head = self.queue[0] if self.queue else None
+        if isinstance(head, ClientLoss):
+            return head
+        loss = ClientLoss(0, 1 << 62, -1, "drop-oldest")
+        self.queue.appendleft(loss)
+        return loss
+
+    def _drop_head_view(self, view: View) -> None:
+        self.dropped += len(view)
+        self._head_loss().merge(len(view), view.first_seq(), view.last_seq())
+
+    def _evict(self, need: int) -> None:
+        """Drop the oldest queued events until `need` fit (drop-oldest).
+        Kernel and daemon loss records are never dropped: they keep their place."""
+        loss = self._head_loss()
+        self.queue.popleft()
+        kept: list[Entry] = []
+        while need > 0 and self.queue:
+            entry = self.queue.popleft()
+            if isinstance(entry, ClientLoss):
+                loss.merge(entry.count, entry.first_seq, entry.last_seq)
+                continue
+            if not entry.is_event:
+                kept.append(entry)
+                continue
+            k = min(need, len(entry))
+            gone = entry.head(k)
+            if k < len(entry):
+                self.queue.appendleft(entry.tail(len(entry) - k))
+            loss.merge(k, gone.first_seq(), gone.last_seq())
+            self.depth -= k
+            self.dropped += k
+            need -= k
+        self.queue.extendleft(reversed(kept))
+        if loss.count:
+            self.queue.appendleft(loss)
+
+    def _overflow_disconnect(self, view: View) -> None:
+        """Policy "disconnect": everything queued is dropped with the new
+        events, reported in one loss record, and the stream ends."""
+        views = [e for e in self.queue if isinstance(e, View) and e.is_event]
+        first = views[0].first_seq() if views else view.first_seq()
+        loss = ClientLoss(self.depth + len(view), first, view.last_seq(), "disconnect")
+        for e in self.queue:
+            if isinstance(e, ClientLoss):
+                loss.merge(e.count, e.first_seq, e.last_seq)
+        self.dropped += self.depth + len(view)
+        self.depth = 0
+        self.queue.clear()
+        self.queue.append(loss)
+        self.closed = "queue overflow"
+        self._wake.set()
+        if self.on_overflow is not None:
+            self.on_overflow()
+
+    def close(self, reason: str) -> None:
+        if self.closed is None:
+            self.closed = reason
+        self._wake.set()
+
+    # -- consumer side (the client's writer) --
+
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until something is queued or the stream is closed. False on timeout."""
+        if self.queue or self.closed is not None:
+            return True
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def take(self, max_events: int = 1 << 30) -> list[Entry]:
+        """Pop queued entries (about `max_events` events), honouring `limit`."""
+        out: list[Entry] = []
+        budget = max_events
+        while self.queue and budget > 0 and not self.done:
+            entry = self.queue.popleft()
+            if isinstance(entry, ClientLoss):
+                self.lost_records += 1
+                out.append(entry)
+                continue
+            if entry.is_event:
+                n = len(entry)
+                if self.limit is not None and self.delivered + n > self.limit:
+                    keep = self.limit - self.delivered
+                    # The rest were matched but will never be sent: not a loss, the client asked to stop.
+                    self.matched -= n - keep
+                    self.depth -= n - keep
+                    entry = entry.head(keep)
+                    n = keep
+                self.depth -= n
+                self.delivered += n
+                budget -= n
+            out.append(entry)
+        if self.limit is not None and self.delivered >= self.limit:
+            self.close("limit")
+        return out
+
+    @property
+    def done(self) -> bool:
+        return self.limit is not None and self.delivered >= self.limit
+
+    def drained_and_closed(self) -> bool:
+        """True when the stream should end: closed, with nothing left to send
+        (overflow-disconnects end at once, with what is queued discarded)."""
+        return self.closed is not None and (not self.queue or self.done)
+
+    def status(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "peer": self.peer, "filter": self.filter.as_dict(),
+                "policy": self.policy, "max_queue": self.max_queue, "limit": self.limit, "batch": self.batch,
+                "queue_depth": self.depth, "matched": self.matched, "delivered": self.delivered,
+                "dropped": self.dropped, "connected_at": self.connected_at}  # fmt: skip
+
+
+# -- the hub ------------------------------------------------------------------
+
+
+class Hub:
+    """Fans the session's stream out to subscribers. Owns no kernel objects
+    (the Session does); start() runs the reader task, stop() ends it and
+    closes every stream with `reason`."""
+
+    def __init__(
+        self, session: HubSession, codes: dict[str, int], fd: int, *, replay: int = DEFAULT_REPLAY
+    ) -> None:
+        self.session = session
+        self.base_filter = session.filter
+        self.codes = codes  # event type name -> enum rs_event_type value (its type_mask bit)
+        self.fd = fd  # readable when the kernel wakes the reader
+        self.subscribers: dict[int, Subscriber] = {}
+        self.replay_max = replay
+        self._replay: deque[Block] = deque()
+        self._replay_events = 0
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._kernel_state: tuple[Filter, int] | None = None
+        self.produced: Counter[str] = Counter()
+        self.delivered: Counter[str] = Counter()
+        self.client_dropped_total = 0  # including clients that have left
+        self.polls = 0
+        self.batch_sizes: deque[int] = deque(maxlen=4096)  # events per drain, for /metrics
+        self.started = time.time()
+        self.update_demand()
+
+    @classmethod
+    def for_session(cls, session: Session, *, replay: int = DEFAULT_REPLAY) -> Hub:
+        """A hub over an open Session (which stays owned by the caller)."""
+        assert session.decoder is not None and session.reader is not None, "session is not open"
+        codes = {spec.name: code for code, (_, spec) in session.decoder.by_code.items()}
+        return cls(session, codes, session.reader.fileno(), replay=replay)
+
+    # -- subscribers --
+
+    def subscribe(
+        self,
+        flt: ClientFilter,
+        *,
+        kind: str = "api",
+        peer: str = "",
+        policy: Policy = "drop-oldest",
+        max_queue: int = DEFAULT_CLIENT_QUEUE,
+        limit: int | None = None,
+        batch: int = 1,
+        resume_after: int | None = None,
+    ) -> Subscriber:
+        """Register a client. With `resume_after` (a Last-Event-ID), events
+        after that seq still in the replay window are queued first; a gap
+        before the window is reported as a client-stage loss."""
+        sub = Subscriber(next(self._ids), kind, peer, flt, policy, max_queue, limit, batch)
+        if resume_after is not None:
+            self._replay_into(sub, resume_after)
+        self.subscribers[sub.id] = sub
+        self.update_demand()
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        if self.subscribers.pop(sub.id, None) is not None:
+            self.client_dropped_total += sub.dropped
+            self.update_demand()
+
+    def change_filter(self, sub: Subscriber, flt: ClientFilter) -> None:
+        sub.filter = flt
+        self.update_demand()
+
+    def _replay_into(self, sub: Subscriber, after: int) -> None:
+        oldest = self._replay[0].seq0 if self._replay else None
+        if oldest is not None and after + 1 < oldest:
+            # Seqs that left the window: how many of them matched this
+            # filter is unknowable now, so this counts stream positions.
+            sub.queue.append(ClientLoss(oldest - after - 1, after + 1, oldest - 1, "replay window"))
+            sub.dropped += oldest - after - 1
+            sub.matched += oldest - after - 1
+        for block in self._replay:
+            if block.last_seq <= after:
+                continue
+            view = self._view_for(sub, block)
+            if view is None:
+                continue
+            if block.seq0 <= after:
+                seqs = view.seqs()
+                keep = np.flatnonzero(seqs > after)
+                if not len(keep):
+                    continue
+                base = np.arange(block.count) if view.idx is None else view.idx
+                view = View(block, base[keep])
+            sub.offer(view)
+
+    # -- demand -> kernel filter --
+
+    def update_demand(self) -> None:
+        """Narrow the kernel side to what subscribers want, if it changed."""
+        subs = [s for s in self.subscribers.values() if s.closed is None]
+        mask = 0
+        for s in subs:
+            names = self.codes.keys() if s.filter.types is None else s.filter.types
+            for name in names:
+                if name in self.codes:
+                    mask |= 1 << self.codes[name]
+        flt = self.base_filter
+        # The kernel filter holds one value per field: narrow a field only
+        # when every client asks for the same value (and the CLI did not).
+        for name in ("pid", "comm", "uid"):
+            values = {getattr(s.filter, name) for s in subs}
+            if getattr(flt, name) is None and len(values) == 1 and None not in values:
+                flt = replace(flt, **{name: values.pop()})
+        if flt.pid != self.base_filter.pid:
+            flt = replace(flt, follow=False)
+        state = (flt, mask)
+        if state != self._kernel_state:
+            self.session.set_filter(flt, type_mask=mask)
+            self._kernel_state = state
+
+    @property
+    def kernel_filter(self) -> dict[str, Any]:
+        flt, mask = self._kernel_state or (self.base_filter, 0)
+        types = sorted(n for n, c in self.codes.items() if mask >> c & 1)
+        return {**asdict(flt), "types": types}
+
+    # -- the reader --
+
+    def start(self) -> None:
+        assert self._task is None, "hub already started"
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="ringscope-hub")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        fd = self.fd
+        loop.add_reader(fd, self._wake.set)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.session.drain_interval)
+                self._wake.clear()
+                self.pump()
+        finally:
+            loop.remove_reader(fd)
+
+    def pump(self) -> int:
+        """Drain the ring once and offer everything to every subscriber.
+        Returns the number of events read."""
+        items = self.session.poll(0)
+        self.polls += 1
+        n = 0
+        for item in items:
+            block = Block(item)
+            if block.is_event:
+                n += block.count
+                self.produced[block.type] += block.count
+            self._remember(block)
+            for sub in list(self.subscribers.values()):
+                view = self._view_for(sub, block)
+                if view is not None:
+                    sub.offer(view)
+        if n:
+            self.batch_sizes.append(n)
+        return n
+
+    def _view_for(self, sub: Subscriber, block: Block) -> View | None:
+        if not block.is_event:
+            return View(block)
+        if not sub.filter.wants(block.type):
+            return None
+        idx = self._select(block, sub.filter)
+        if idx is None:
+            return View(block)
+        return View(block, idx) if len(idx) else None
+
+    @staticmethod
+    def _select(block: Block, flt: ClientFilter) -> np.ndarray | None:
+        # Many clients often share one filter: compute each selection once per block.
+        key = ("sel", flt.pid, flt.tid, flt.uid, flt.comm)
+        if key not in block.cache:
+            assert block.chunk is not None
+            block.cache[key] = flt.select(block.chunk)
+        sel: np.ndarray | None = block.cache[key]
+        return sel
+
+    def _remember(self, block: Block) -> None:
+        self._replay.append(block)
+        self._replay_events += block.count
+        while self._replay_events - self._replay[0].count >= self.replay_max:
+            self._replay_events -= self._replay.popleft().count
+
+    async def stop(self, reason: str = "shutdown") -> None:
+        """Stop reading and close every stream with `reason`."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for sub in self.subscribers.values():
+            sub.close(reason)
+
+    # -- observability --
+
+    def note_delivered(self, entries: Iterable[Entry]) -> None:
+        for e in entries:
+            if isinstance(e, View) and e.is_event:
+                self.delivered[e.block.type] += len(e)
+
+    def iter_subscribers(self) -> Iterator[Subscriber]:
+        return iter(list(self.subscribers.values()))
+
+    def status(self) -> dict[str, Any]:
+        client_lost = self.client_dropped_total + sum(s.dropped for s in self.subscribers.values())
+        oldest = self._replay[0].seq0 if self._replay else None
+        return {
+            "kernel_filter": self.kernel_filter,
+            "produced": dict(self.produced),
+            "delivered": dict(self.delivered),
+            "lost": {**self.session.lost, "client": client_lost},
+            "kernel_drops": self.session.kernel_drops(),
+            "ring_fill": self.session.ring_fill(),
+            "replay_window": {"events": self._replay_events, "max": self.replay_max, "oldest_seq": oldest},
+            "clients": [s.status() for s in self.subscribers.values()],
+        }

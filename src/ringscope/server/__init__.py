@@ -1,0 +1,8 @@
+"""`ringscope serve`: the hub's stream over SSE, WebSocket and NDJSON."""
+
+from __future__ import annotations
+
+from .app import make_app
+from .state import ServerState
+
+__all__ = ["ServerState", "make_app"]

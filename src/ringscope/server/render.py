@@ -1,0 +1,100 @@
+"""Queue entries -> bytes on the wire, per protocol. Renderings of a whole
+block are cached on the block, so clients with the same view share bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import orjson
+
+from ..hub import ClientLoss, Entry, View
+
+__all__ = ["end_row", "frames", "ndjson", "sse", "sse_comment"]
+
+
+def _loss_line(loss: ClientLoss) -> bytes:
+    return orjson.dumps(loss.row()) + b"\n"
+
+
+def ndjson(entries: Sequence[Entry]) -> bytes:
+    """All entries as one write: one JSON object per line."""
+    return b"".join([e.ndjson() if isinstance(e, View) else _loss_line(e) for e in entries])
+
+
+def _sse_lines(view: View) -> list[bytes]:
+    block = view.block
+    lines: list[bytes] | None = block.cache.get("sse")
+    if lines is None:
+        t = block.type.encode()
+        seq0 = block.seq0
+        lines = block.cache["sse"] = [
+            b"id: %d\nevent: %s\ndata: %s\n" % (seq0 + i, t, line) for i, line in enumerate(block.lines())
+        ]
+    return lines
+
+
+def _sse_events(view: View) -> list[bytes]:
+    lines = _sse_lines(view)
+    if view.idx is None:
+        return lines
+    return [lines[i] for i in view.idx.tolist()]
+
+
+def sse(entries: Sequence[Entry], batch: int) -> bytes:
+    """SSE messages. `id:` is the stream seq, so Last-Event-ID resumes after
+    it. With batch > 1, up to `batch` events share a message whose data is a
+    JSON array (event "batch", id = the last seq in it)."""
+    if batch == 1:
+        out: list[bytes] = []
+        for e in entries:
+            if isinstance(e, View):
+                out.extend(_sse_events(e))
+            else:
+                out.append(b"id: %d\nevent: lost\ndata: %s\n" % (e.last_seq, _loss_line(e)))
+        return b"".join(out)
+    return b"".join(
+        b"id: %d\nevent: %s\ndata: %s\n\n" % (last, name.encode(), body)
+        for name, last, body in _arrays(entries, batch)
+    )
+
+
+def _items(entries: Sequence[Entry]) -> Iterator[tuple[str, int, bytes]]:
+    """(type, seq, json without newline) per item."""
+    for e in entries:
+        if isinstance(e, ClientLoss):
+            yield "lost", e.last_seq, _loss_line(e)[:-1]
+            continue
+        lines = e.block.lines()
+        seq0, t = e.block.seq0, e.block.type
+        for i in e.positions():
+            yield t, seq0 + i, lines[i][:-1]
+
+
+def _arrays(entries: Sequence[Entry], batch: int) -> Iterator[tuple[str, int, bytes]]:
+    """Group items into JSON arrays of up to `batch`: (name, last seq, body)."""
+    group: list[bytes] = []
+    last = -1
+    for _t, seq, body in _items(entries):
+        group.append(body)
+        last = seq
+        if len(group) == batch:
+            yield "batch", last, b"[" + b",".join(group) + b"]"
+            group = []
+    if group:
+        yield "batch", last, b"[" + b",".join(group) + b"]"
+
+
+def frames(entries: Sequence[Entry], batch: int) -> list[bytes]:
+    """WebSocket text frames: one JSON object each, or arrays of `batch`."""
+    if batch == 1:
+        return [body for _t, _s, body in _items(entries)]
+    return [body for _n, _l, body in _arrays(entries, batch)]
+
+
+def sse_comment(text: str) -> bytes:
+    return b": " + text.encode() + b"\n\n"
+
+
+def end_row(reason: str, **extra: object) -> bytes:
+    """The final frame of a stream (shutdown, limit, queue overflow)."""
+    return orjson.dumps({"type": "end", "reason": reason, **extra})

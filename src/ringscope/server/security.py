@@ -1,0 +1,71 @@
+"""Who may talk to the server: bearer token (constant-time compare, header
+only, never logged), loopback-only binds without a token, WebSocket Origin."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from ..errors import BadInput
+
+__all__ = ["auth_middleware", "check_bind", "is_loopback", "origin_allowed"]
+
+# The dashboard page and health check carry no data: a browser must be able
+# to load the page before it can send the token the user types in.
+PUBLIC = frozenset({"/", "/healthz", "/favicon.ico"})
+PUBLIC_PREFIX = "/static/"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address `host` resolves to is a loopback address."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError as e:
+        raise BadInput(f"bad --host {host!r}: {e.strerror}") from None
+    return all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
+
+
+def check_bind(host: str, token: str | None) -> None:
+    if token is None and not is_loopback(host):
+        raise BadInput(f"refusing to bind {host!r} (not loopback) without --token")
+
+
+def _token_ok(header: str, token: str) -> bool:
+    scheme, _, given = header.partition(" ")
+    # compare_digest on bytes of equal type: time does not depend on where they differ.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def auth_middleware(token: str | None) -> Middleware:
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        public = request.path in PUBLIC or request.path.startswith(PUBLIC_PREFIX)
+        given = request.headers.get("Authorization", "")
+        if token is not None and not public and not _token_ok(given, token):
+            return web.json_response(
+                {"error": "missing or wrong bearer token", "param": "Authorization"},
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="ringscope"'},
+            )
+        return await handler(request)
+
+    return check
+
+
+def origin_allowed(request: web.Request) -> bool:
+    """WebSocket upgrades from a browser must come from our own page:
+    cross-site pages could otherwise read the stream with the user's
+    network position. Non-browser clients send no Origin."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()

@@ -1,0 +1,31 @@
+"""Server-wide settings and the objects every handler shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ..hub import DEFAULT_CLIENT_QUEUE, Hub
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+__all__ = ["STATE", "ServerState"]
+
+
+@dataclass
+class ServerState:
+    hub: Hub
+    session: Session | None = None  # for /api/status (programs, ring size); None in unit tests
+    token: str | None = None
+    client_queue: int = DEFAULT_CLIENT_QUEUE
+    keepalive: float = 15.0  # seconds between SSE comments / WS pings when idle
+    send_timeout: float = 30.0  # a write that cannot complete this fast ends the stream
+    overflow_grace: float = 1.0  # time for the final frames before a stalled socket is cut
+    shutdown_grace: float = 2.0
+    streams: set[web.StreamResponse] = field(default_factory=set)
+
+
+STATE = web.AppKey("ringscope", ServerState)
