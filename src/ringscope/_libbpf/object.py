@@ -249,7 +249,14 @@ class BpfObject:
         m = self._internal_map(".rodata")
         size = ctypes.c_size_t()
         base = lib.bpf_map__initial_value(m._ptr, ctypes.byref(size))
-        layout = self.btf.datasec(".rodata")
+        # Offsets from libbpf's copy of the BTF, not self.btf (the raw .BTF
+        # section): clang leaves every DATASEC variable at offset 0 in a .o,
+        # and libbpf fills in the real offsets from the ELF symbol table at
+        # open (btf_fixup_datasec). Writing at the raw offsets would put every
+        # variable on top of the first one.
+        raw_size = ctypes.c_uint32()
+        raw = lib.btf__raw_data(lib.bpf_object__btf(self._ptr), ctypes.byref(raw_size))
+        layout = Btf(ctypes.string_at(raw, raw_size.value)).datasec(".rodata")
         for name, value in values.items():
             off, vsize = layout[name]
             if isinstance(value, bytes):
