@@ -1,0 +1,280 @@
+"""Reader benchmark: a getppid() flood traced by ringscope's Python reader
+against a native C libbpf reader over the same BPF object, in one run.
+
+The producer is bench/c/flood.c, a separate process pinned to CPU 0; every
+reader sits on CPU 1. The flood starts held (it waits for a byte on stdin)
+so that the in-kernel filter can be set to its pid first; then it makes N
+raw getppid() calls and prints its own elapsed time.
+
+Scenarios (each repeated, interleaved, medians reported):
+  untraced     the flood with nothing attached: the cost of the syscall.
+  no reader    syscalls.bpf.o attached by the C reader in --no-drain mode:
+               reserve + fill + submit and nothing else. The ring is big
+               enough to hold every event (256 MiB for 2M) and the wakeup
+               threshold is above it, so nothing drops and no wakeup fires;
+               the ring is drained once, after the flood, to count.
+  drop path    the same with the default 16 MiB ring and wakeup threshold:
+               once the ring is full every reserve fails and is counted.
+               Informational: it shows what a stalled reader costs.
+  C reader     bench/c/reader.c: libbpf ring_buffer__consume on every wakeup
+               and on a 0.5 ms timer, 16 MiB ring.
+  ringscope    Session(["syscall"]).poll() in this process, counting
+               len(chunk) and Lost.count: no per-event Python work.
+
+Producer cost is ns per traced call (the flood's elapsed / N). Delivered
+rate is events over [flood start, last drain that found data]. Every run
+checks produced == delivered + lost, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.report import Figure, Report
+
+SECTION = "reader"
+N = int(os.environ.get("RINGSCOPE_BENCH_EVENTS", 2_000_000))
+REPEAT = int(os.environ.get("RINGSCOPE_BENCH_REPEAT", 5))
+RING = 1 << 24  # 16 MiB, the Session default
+WAKEUP = RING // 4  # the Session default for that ring
+BIG_RING = 1 << 28  # holds 2M x 88-byte records without a drop
+NEVER = 1 << 62  # a wakeup threshold no ring reaches
+INTERVAL_US = 500
+PRODUCER_CPU, READER_CPU = 0, 1
+
+HERE = Path(__file__).parent
+SRC = HERE / "c"
+BUILD = HERE / "build"
+INCLUDE = HERE.parent / "bpf" / "include"
+
+
+@dataclass
+class Result:
+    calls: int
+    ns: int  # the producer's elapsed time
+    delivered: int = 0
+    lost: int = 0
+    span_ns: int = 0  # flood start -> last drain that found data
+
+    @property
+    def ns_per_call(self) -> float:
+        return self.ns / self.calls
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.span_ns * 1e9 if self.span_ns else 0.0
+
+    def check(self, name: str) -> None:
+        if self.delivered + self.lost != self.calls:
+            raise AssertionError(
+                f"{name}: produced {self.calls} != delivered {self.delivered} + lost {self.lost}"
+            )
+
+
+# -- build -------------------------------------------------------------------
+
+
+def build() -> tuple[Path, Path]:
+    """Compile flood and reader into bench/build when their source is newer."""
+    cc = os.environ.get("CC", "gcc")
+    BUILD.mkdir(exist_ok=True)
+    out = []
+    for name, extra in (("flood", []), ("reader", [f"-I{INCLUDE}", "-lbpf"])):
+        src, exe = SRC / f"{name}.c", BUILD / name
+        deps = [src, INCLUDE / "events.h"]
+        if not exe.exists() or exe.stat().st_mtime < max(d.stat().st_mtime for d in deps):
+            cmd = [cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(exe), str(src), *extra]
+            subprocess.run(cmd, check=True)
+        out.append(exe)
+    return out[0], out[1]
+
+
+# -- processes ---------------------------------------------------------------
+
+
+class Flood:
+    """The held producer process: start, release(), finish()."""
+
+    def __init__(self, exe: Path, hold: bool = True) -> None:
+        args = [str(exe), str(N), str(PRODUCER_CPU), *(["--hold"] if hold else [])]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.pid = self.proc.pid
+
+    def release(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"x")
+        self.proc.stdin.close()
+
+    def done(self) -> bool:
+        return self.proc.poll() is not None
+
+    def finish(self) -> dict[str, int]:
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read()
+        self.proc.stdout.close()
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        if self.proc.wait(timeout=600):
+            raise RuntimeError(f"flood exited {self.proc.returncode}")
+        return dict(json.loads(out))
+
+
+def untraced(flood_exe: Path) -> Result:
+    f = Flood(flood_exe, hold=False)
+    r = f.finish()
+    return Result(r["calls"], r["ns"])
+
+
+def c_reader(flood_exe: Path, reader_exe: Path, ring: int, wakeup: int, drain: bool) -> Result:
+    obj = _object()
+    flood = Flood(flood_exe)
+    args = [str(reader_exe), str(obj), str(ring), str(wakeup), str(_getppid()), str(flood.pid),
+            str(READER_CPU), str(INTERVAL_US), *([] if drain else ["--no-drain"])]  # fmt: skip
+    rd = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert rd.stdout is not None and rd.stdin is not None
+        if rd.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"C reader failed to start (exit {rd.wait()})")
+        flood.release()
+        fr = flood.finish()
+        rd.stdin.close()  # EOF: last drain, print the counts
+        rr = json.loads(rd.stdout.read())
+        if rd.wait():
+            raise RuntimeError(f"C reader exited {rd.returncode}")
+    finally:
+        if rd.poll() is None:
+            rd.kill()
+            rd.wait()
+    span = max(rr["t_last_ns"], fr["t1_ns"]) - fr["t0_ns"] if drain else 0
+    return Result(fr["calls"], fr["ns"], rr["delivered"], rr["lost"], span)
+
+
+def ringscope_reader(flood_exe: Path) -> Result:
+    from ringscope.events.records import Lost
+    from ringscope.filters import Filter
+    from ringscope.session import Session
+
+    flood = Flood(flood_exe)
+    affinity = os.sched_getaffinity(0)
+    delivered = lost = 0
+    t_last = 0
+    try:
+        session = Session(
+            ["syscall"],
+            filter=Filter(pid=flood.pid),
+            ring_size=RING,
+            wakeup_bytes=WAKEUP,
+            syscall_id=_getppid(),
+            drain_interval=INTERVAL_US / 1e6,
+        )
+        with session as s:
+            os.sched_setaffinity(0, {READER_CPU})
+            flood.release()
+            while True:
+                # Exited before this poll: the poll sees every event it made.
+                done = flood.done()
+                got = 0
+                for item in s.poll():
+                    if isinstance(item, Lost):
+                        lost += item.count
+                    else:
+                        got += len(item)
+                if got:
+                    delivered += got
+                    t_last = time.monotonic_ns()
+                if done:
+                    break
+    finally:
+        os.sched_setaffinity(0, affinity)
+        if not flood.done():
+            flood.proc.kill()
+    fr = flood.finish()
+    return Result(fr["calls"], fr["ns"], delivered, lost, max(t_last, fr["t1_ns"]) - fr["t0_ns"])
+
+
+def _object() -> Path:
+    from ringscope.objects import object_path
+
+    return object_path("syscalls")
+
+
+def _getppid() -> int:
+    from ringscope.sources.syscalls import syscall_number
+
+    nr = syscall_number("getppid")
+    if nr is None:
+        raise RuntimeError("getppid: no syscall number in asm/unistd headers")
+    return nr
+
+
+# -- the section -------------------------------------------------------------
+
+
+def run(report: Report) -> None:
+    if os.geteuid() != 0:
+        print("  skipped: the reader benchmark needs root")
+        return
+    if (os.cpu_count() or 1) < 2:
+        print("  note: one CPU: producer and reader share it")
+    flood_exe, reader_exe = build()
+    scenarios: dict[str, Callable[[], Result]] = {
+        "untraced": lambda: untraced(flood_exe),
+        "no reader": lambda: c_reader(flood_exe, reader_exe, BIG_RING, NEVER, drain=False),
+        "drop path": lambda: c_reader(flood_exe, reader_exe, RING, WAKEUP, drain=False),
+        "C reader": lambda: c_reader(flood_exe, reader_exe, RING, WAKEUP, drain=True),
+        "ringscope": lambda: ringscope_reader(flood_exe),
+    }
+    results: dict[str, list[Result]] = {k: [] for k in scenarios}
+    for i in range(REPEAT):  # interleaved, so drift on a shared VM hits all alike
+        for name, fn in scenarios.items():
+            r = fn()
+            if name != "untraced":
+                r.check(name)
+            results[name].append(r)
+        print(f"  round {i + 1}/{REPEAT}: " + ", ".join(_brief(k, v[-1]) for k, v in results.items()), flush=True)
+    _figures(report, results)
+
+
+def _brief(name: str, r: Result) -> str:
+    counts = f" {r.delivered}/{r.lost}" if name != "untraced" else ""
+    return f"{name} {r.ns_per_call:.0f} ns{counts}"
+
+
+def _median(rs: list[Result], key: Callable[[Result], float]) -> float:
+    return statistics.median(key(r) for r in rs)
+
+
+def _figures(report: Report, results: dict[str, list[Result]]) -> None:
+    def fig(name: str, value: float, unit: str, base_name: str | None = None, base: float | None = None,
+            higher: bool = False, target: str = "") -> None:  # fmt: skip
+        report.add(Figure(SECTION, name, value, unit, base_name, base, higher, target,
+                          notes=f"median of {REPEAT}, {N} events each"))  # fmt: skip
+
+    ns = {k: _median(v, lambda r: r.ns_per_call) for k, v in results.items()}
+    rate = {k: _median(v, lambda r: r.rate) for k, v in results.items()}
+    lost = {k: sum(r.lost for r in v) for k, v in results.items()}
+    fig("untraced getppid", ns["untraced"], "ns/call")
+    fig("reserve/submit, no reader (256 MiB ring)", ns["no reader"], "ns/call", "untraced", ns["untraced"])
+    fig("no reader, full 16 MiB ring (drops counted)", ns["drop path"], "ns/call", "untraced", ns["untraced"])
+    fig("C libbpf reader: producer cost", ns["C reader"], "ns/call", "no reader", ns["no reader"])
+    fig("ringscope reader: producer cost", ns["ringscope"], "ns/call", "no reader", ns["no reader"],
+        target="target <= 1.10x")  # fmt: skip
+    fig("ringscope reader: producer cost vs C", ns["ringscope"], "ns/call", "C reader", ns["C reader"])
+    fig("C libbpf reader: delivered", rate["C reader"], "events/s", higher=True)
+    fig("ringscope reader: delivered", rate["ringscope"], "events/s", "C reader", rate["C reader"],
+        higher=True, target="target >= 1.0x, zero loss")  # fmt: skip
+    total = REPEAT * N
+    fig("C libbpf reader: lost (all runs)", lost["C reader"], "events", "produced", total)
+    fig("ringscope reader: lost (all runs)", lost["ringscope"], "events", "produced", total)
+    if lost["C reader"] or lost["ringscope"]:
+        print("  note: a reader lost events, so its rate is not a lossless rate")
+    if shutil.which("bpftrace") is None:
+        print("  bpftrace printf: skipped (bpftrace not installed)")
