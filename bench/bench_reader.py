@@ -239,7 +239,8 @@ def run(report: Report) -> None:
             if name != "untraced":
                 r.check(name)
             results[name].append(r)
-        print(f"  round {i + 1}/{REPEAT}: " + ", ".join(_brief(k, v[-1]) for k, v in results.items()), flush=True)
+        line = ", ".join(_brief(k, v[-1]) for k, v in results.items())
+        print(f"  round {i + 1}/{REPEAT}: {line}", flush=True)
     _figures(report, results)
 
 
