@@ -1,0 +1,91 @@
+"""A real server on 127.0.0.1 over a real Session, in the test's loop, and
+helpers that make the kernel produce events the test can recognise."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+
+from ringscope.filters import Filter
+from ringscope.hub import Hub
+from ringscope.server import ServerState, make_app
+from ringscope.session import Session
+from ringscope.sources.syscalls import syscall_number
+from tests.conftest import need
+
+EVENTS = ["open", "exec", "syscall"]
+
+
+@dataclass
+class Server:
+    url: str
+    state: ServerState
+    http: aiohttp.ClientSession
+
+    async def get_json(self, path: str, **kw: Any) -> tuple[int, Any]:
+        async with self.http.get(self.url + path, **kw) as r:
+            return r.status, await r.json(content_type=None)
+
+
+async def start(state: ServerState, host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(make_app(state), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://{host}:{port}"
+
+
+def open_session(**kw: Any) -> Session:
+    need(os.geteuid() == 0, "server tests read the real kernel: need root")
+    # The test process is both server and event source: do not exclude it.
+    return Session(EVENTS, filter=Filter(), syscall_id=syscall_number("getppid"), **kw)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    with open_session() as session:
+        state = ServerState(hub=Hub.for_session(session), session=session, keepalive=0.5, client_queue=4096)
+        runner, url = await start(state)
+        async with aiohttp.ClientSession() as http:
+            yield Server(url, state, http)
+        await runner.cleanup()
+
+
+def touch_paths(n: int) -> list[str]:
+    """Open n unique paths (that do not exist) from this process."""
+    paths = [f"/tmp/ringscope-test-{uuid.uuid4().hex}" for _ in range(n)]
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.open(p, os.O_RDONLY)
+    return paths
+
+
+def ndjson(body: bytes) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+
+
+FLOOD = "import os,sys; sys.stdin.read(1); n=int(sys.argv[1]); g=os.getppid\nfor _ in range(n): g()"
+
+
+def held_flood(n: int) -> subprocess.Popen[bytes]:
+    """A child that calls getppid() n times once released (write to stdin),
+    so a client can subscribe to its pid before the first event."""
+    return subprocess.Popen([sys.executable, "-c", FLOOD, str(n)], stdin=subprocess.PIPE)
+
+
+def release(proc: subprocess.Popen[bytes]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(b"x")
+    proc.stdin.close()

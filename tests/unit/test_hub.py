@@ -1,0 +1,232 @@
+"""The hub at its one seam: a fake session hands it real Chunks (layouts
+from the built objects' BTF), so fan-out, policies, loss records, replay
+and demand are checked without the kernel."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ringscope.btf import Btf
+from ringscope.events.decode import Decoder
+from ringscope.events.records import Chunk, Item, Lost
+from ringscope.filters import Filter
+from ringscope.hub import ClientFilter, ClientLoss, Hub, Subscriber, View, encode_rows
+from ringscope.objects import object_path
+from ringscope.sources import EVENTS
+
+
+class FakeSession:
+    def __init__(self) -> None:
+        self.filter = Filter()
+        self.drain_interval = 0.001
+        self.lost = {"kernel": 0, "daemon": 0}
+        self.items: list[Item] = []
+        self.filters: list[tuple[Filter, int | None]] = []
+        btf = Btf.from_elf(object_path("file"))
+        self.decoder = Decoder([btf], [EVENTS["open"]])
+        self.code, (self.layout, self.spec) = next(iter(self.decoder.by_code.items()))
+
+    def poll(self, timeout: float | None = None) -> list[Item]:
+        items, self.items = self.items, []
+        return items
+
+    def set_filter(self, flt: Filter, type_mask: int | None = None) -> None:
+        self.filters.append((flt, type_mask))
+
+    def kernel_drops(self) -> dict[str, int]:
+        return {}
+
+    def ring_fill(self) -> float:
+        return 0.0
+
+    def chunk(self, n: int, pid: int = 100, path: bytes = b"/tmp/x") -> Chunk:
+        recs = np.zeros(n, self.layout.ring_dtype(self.layout.record_size))
+        recs["type"] = self.code
+        recs["pid"] = pid
+        recs["tid"] = pid
+        recs["comm"] = b"prog"
+        recs["path"] = path
+        c = Chunk(self.layout, self.spec, self.decoder.next_seq, recs)
+        self.decoder.next_seq += n
+        self.items.append(c)
+        return c
+
+
+@pytest.fixture
+def fake() -> FakeSession:
+    return FakeSession()
+
+
+@pytest.fixture
+def hub(fake: FakeSession) -> Hub:
+    return Hub(fake, {"open": fake.code}, -1, replay=100)
+
+
+def seqs(entries: list[Any]) -> list[int]:
+    out: list[int] = []
+    for e in entries:
+        if isinstance(e, View):
+            out += [json.loads(line)["seq"] for line in e.ndjson().splitlines()]
+    return out
+
+
+def losses(entries: list[Any]) -> list[ClientLoss]:
+    return [e for e in entries if isinstance(e, ClientLoss)]
+
+
+def test_encode_rows_round_trips_hostile_strings() -> None:
+    rows = [
+        {"seq": 1, "type": "open", "path": '/a},{"seq":2,"x":"'},
+        {"seq": 2, "type": "open", "path": 'q"\\\n\x01é'},
+        {"seq": 3, "raw": b"\x00\xff"},
+    ]
+    lines = encode_rows(rows)
+    assert [json.loads(line) for line in lines] == [rows[0], rows[1], {"seq": 3, "raw": "00ff"}]
+    assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
+
+
+def test_each_client_gets_only_its_events_and_bytes_are_shared(fake: FakeSession, hub: Hub) -> None:
+    a = hub.subscribe(ClientFilter(pid=100))
+    b = hub.subscribe(ClientFilter(pid=200))
+    c = hub.subscribe(ClientFilter())
+    fake.chunk(3, pid=100)
+    fake.chunk(2, pid=200)
+    hub.pump()
+    assert seqs(a.take()) == [0, 1, 2]
+    assert seqs(b.take()) == [3, 4]
+    got = c.take()
+    assert seqs(got) == [0, 1, 2, 3, 4]
+    # A client without a row filter shares the block's bytes: the same object.
+    d = hub.subscribe(ClientFilter())
+    fake.chunk(2)
+    hub.pump()
+    vc, vd = c.take(), d.take()
+    assert isinstance(vc[0], View) and isinstance(vd[0], View)
+    assert vc[0].ndjson() is vd[0].ndjson()
+
+
+def test_rows_filter_on_comm_tid_uid(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter(comm="prog", tid=7, uid=0))
+    fake.chunk(2, pid=7)
+    fake.chunk(2, pid=8)
+    hub.pump()
+    assert seqs(s.take()) == [0, 1]
+    other = hub.subscribe(ClientFilter(comm="other"))
+    fake.chunk(2)
+    hub.pump()
+    assert other.take() == []
+
+
+def test_drop_oldest_reports_the_oldest_gap_first(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter(), max_queue=10, policy="drop-oldest")
+    for _ in range(5):
+        fake.chunk(5)
+        hub.pump()
+    got = s.take()
+    (loss,) = losses(got)
+    assert isinstance(got[0], ClientLoss)
+    assert (loss.count, loss.first_seq, loss.last_seq) == (15, 0, 14)
+    assert seqs(got) == list(range(15, 25))
+    assert s.matched == s.delivered + s.dropped + s.depth == 25
+
+
+def test_drop_oldest_chunk_bigger_than_queue(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter(), max_queue=4, policy="drop-oldest")
+    fake.chunk(10)
+    hub.pump()
+    got = s.take()
+    assert (got[0].count, seqs(got)) == (6, [6, 7, 8, 9])  # type: ignore[union-attr]
+
+
+def test_drop_newest_keeps_the_queue_and_reports_after_it(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter(), max_queue=10, policy="drop-newest")
+    for _ in range(5):
+        fake.chunk(5)
+        hub.pump()
+    got = s.take()
+    assert seqs(got) == list(range(10))
+    assert isinstance(got[-1], ClientLoss)
+    assert (got[-1].count, got[-1].first_seq, got[-1].last_seq) == (15, 10, 24)
+
+
+def test_disconnect_policy_ends_the_stream_with_a_loss(fake: FakeSession, hub: Hub) -> None:
+    cut: list[bool] = []
+    s = hub.subscribe(ClientFilter(), max_queue=10, policy="disconnect")
+    s.on_overflow = lambda: cut.append(True)
+    fake.chunk(8)
+    hub.pump()
+    fake.chunk(8)
+    hub.pump()
+    assert s.closed == "queue overflow" and cut == [True]
+    got = s.take()
+    assert [(x.count, x.first_seq, x.last_seq) for x in losses(got)] == [(16, 0, 15)]
+    assert s.drained_and_closed()
+
+
+def test_kernel_loss_records_reach_every_client_and_survive_eviction(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter(pid=1), max_queue=2)
+    fake.chunk(2, pid=1)
+    fake.items.append(Lost(fake.decoder.take_seq(), "kernel", 7, 0, {"by_type": {"open": 7}}))
+    fake.chunk(2, pid=1)
+    hub.pump()
+    rows = [json.loads(line) for e in s.take() if isinstance(e, View) for line in e.ndjson().splitlines()]
+    assert [r["type"] for r in rows] == ["lost", "open", "open"]
+    assert rows[0]["count"] == 7
+
+
+def test_limit_trims_and_closes(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter(), limit=3)
+    fake.chunk(5)
+    hub.pump()
+    assert seqs(s.take()) == [0, 1, 2]
+    assert s.closed == "limit" and s.drained_and_closed()
+    assert s.matched == s.delivered == 3
+
+
+def test_resume_replays_only_later_events(fake: FakeSession, hub: Hub) -> None:
+    keep = hub.subscribe(ClientFilter())
+    fake.chunk(5, pid=1)
+    fake.chunk(5, pid=2)
+    hub.pump()
+    s = hub.subscribe(ClientFilter(pid=2), resume_after=6)
+    assert seqs(s.take()) == [7, 8, 9]
+    hub.unsubscribe(keep)
+
+
+def test_resume_before_the_window_is_a_counted_gap(fake: FakeSession, hub: Hub) -> None:
+    hub.subscribe(ClientFilter())
+    for _ in range(30):
+        fake.chunk(10)
+        hub.pump()
+    s = hub.subscribe(ClientFilter(), resume_after=4)
+    got = s.take()
+    loss = got[0]
+    assert isinstance(loss, ClientLoss) and loss.first_seq == 5
+    assert seqs(got)[0] == loss.last_seq + 1
+    assert seqs(got)[-1] == 299
+
+
+def test_demand_drives_the_kernel_filter(fake: FakeSession, hub: Hub) -> None:
+    bit = 1 << fake.code
+    assert fake.filters[-1][1] == 0  # nobody listens: the kernel produces nothing
+    a = hub.subscribe(ClientFilter(types=frozenset({"open"}), pid=42))
+    assert fake.filters[-1] == (Filter(pid=42), bit)
+    b = hub.subscribe(ClientFilter(pid=43, comm="x"))
+    assert fake.filters[-1] == (Filter(), bit)
+    hub.unsubscribe(a)
+    assert fake.filters[-1] == (Filter(pid=43, comm="x"), bit)
+    hub.unsubscribe(b)
+    assert fake.filters[-1][1] == 0
+    n = len(fake.filters)
+    hub.update_demand()
+    assert len(fake.filters) == n  # unchanged demand: no map write
+
+
+def test_subscriber_counters_in_status(hub: Hub) -> None:
+    s: Subscriber = hub.subscribe(ClientFilter(types=frozenset({"open"})), kind="sse", peer="127.0.0.1")
+    st = hub.status()["clients"][0]
+    assert st["id"] == s.id and st["filter"]["types"] == ["open"] and st["kind"] == "sse"
