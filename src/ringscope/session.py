@@ -30,8 +30,10 @@ from .events.decode import Decoder
 from .events.records import Chunk, Item, Lost
 from .filters import Filter
 from .objects import object_path
+from .perfbuf import PerfReader, possible_cpus
 from .ringbuf import RingReader
 from .sources import DEFAULT_EVENTS, EVENTS, EventSpec, Row
+from .transport import choose_transport
 
 __all__ = ["DEFAULT_RING_SIZE", "Session", "check_ring_size", "resolve_events"]
 
@@ -75,6 +77,7 @@ class Session:
         wakeup_bytes: int | None = None,
         drain_interval: float = 0.001,
         syscall_id: int | None = None,
+        transport: str | None = None,
     ) -> None:
         self.specs = resolve_events(events)
         self.ring_size = check_ring_size(ring_size)
@@ -83,10 +86,12 @@ class Session:
         self.wakeup_bytes = wakeup_bytes if wakeup_bytes is not None else ring_size // 4
         self.drain_interval = drain_interval
         self.syscall_id = syscall_id
+        # "ringbuf", "perfbuf" or None (automatic); resolved by open().
+        self.transport = transport
         self.filter = filter or Filter(exclude_pid=os.getpid())
         self.objects: dict[str, BpfObject] = {}
         self.links: list[Link] = []
-        self.reader: RingReader | None = None
+        self.reader: RingReader | PerfReader | None = None
         self.decoder: Decoder | None = None
         self.delivered = 0
         self.lost = {"kernel": 0, "daemon": 0}
@@ -109,7 +114,7 @@ class Session:
         if os.geteuid() != 0:
             raise PermissionDenied("tracing needs root (or CAP_BPF and CAP_PERFMON)")
         feats = features.probe()
-        features.require(feats.ringbuf)
+        self.transport = choose_transport(self.transport, feats)
         features.require(feats.btf)
         stems = list(dict.fromkeys(s.obj for s in self.specs))
         if self.filter.follow and "process" not in stems:
@@ -121,20 +126,36 @@ class Session:
         self.set_filter(self.filter)
         for stem in stems:
             self._load(stem)
-        self.reader = self._stack.enter_context(RingReader(self._maps["rs_ring"].fd, self.ring_size))
+        self.reader = self._open_reader()
         self._attach_all()
 
     def _create_shared_maps(self, btf: Btf) -> None:
         u32 = 4
         drops = btf.struct_layout("rs_drops").size
         filt = btf.struct_layout("rs_filter").size
+        ring: tuple[str, str, int, int, int] = ("ringbuf", "rs_ring", 0, 0, self.ring_size)
+        if self.transport == "perfbuf":
+            # The programs never touch rs_ring (the verifier prunes that
+            # branch), but every object names it: a one-slot array stands
+            # in, also where the kernel has no ringbuf.
+            ring = ("array", "rs_ring", u32, 8, 1)
         for kind, name, k, v, n in (
-            ("ringbuf", "rs_ring", 0, 0, self.ring_size),
+            ring,
             ("percpu_array", "rs_drops", u32, drops, 1),
             ("array", "rs_filter", u32, filt, 1),
             ("hash", "rs_follow", u32, 1, FOLLOW_MAX),
         ):
             self._maps[name] = self._stack.enter_context(Map.create(kind, name, k, v, n))
+        if self.transport == "perfbuf":
+            self._maps["rs_perf"] = self._stack.enter_context(
+                Map.create("perf_event_array", "rs_perf", u32, u32, possible_cpus())
+            )
+
+    def _open_reader(self) -> RingReader | PerfReader:
+        # Before attach: a perf output finds no ring until its fd is in rs_perf.
+        if self.transport == "perfbuf":
+            return self._stack.enter_context(PerfReader(self._maps["rs_perf"], self.ring_size))
+        return self._stack.enter_context(RingReader(self._maps["rs_ring"].fd, self.ring_size))
 
     def _load(self, stem: str) -> None:
         obj = self._stack.enter_context(BpfObject.open(object_path(stem)))
@@ -144,6 +165,7 @@ class Session:
         for prog in obj.programs.values():
             prog.set_autoload(prog.name in wanted)
         rodata: dict[str, int | bytes] = {"rs_wakeup_bytes": self.wakeup_bytes}
+        rodata["rs_use_perfbuf"] = int(self.transport == "perfbuf")
         if stem == "syscalls" and self.syscall_id is not None:
             rodata["rs_syscall_id"] = self.syscall_id
         obj.set_rodata(**rodata)

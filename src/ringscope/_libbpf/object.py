@@ -19,7 +19,10 @@ from ._lib import lib
 
 __all__ = ["BpfObject", "Link", "Map", "Program"]
 
-MAP_TYPES = {"hash": 1, "array": 2, "percpu_hash": 5, "percpu_array": 6, "stack_trace": 7, "ringbuf": 27}
+MAP_TYPES = {
+    "hash": 1, "array": 2, "perf_event_array": 4, "percpu_hash": 5, "percpu_array": 6, "stack_trace": 7,
+    "ringbuf": 27,
+}  # fmt: skip
 _PERCPU = {5, 6, 10}  # PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
 _ENOENT = 2
 _VERIFIER_LOG_START = "-- BEGIN PROG LOAD LOG --"

@@ -1,0 +1,398 @@
+"""Reader for the BPF perf buffer (BPF_MAP_TYPE_PERF_EVENT_ARRAY): the
+fallback transport for kernels without BPF_MAP_TYPE_RINGBUF (< 5.8), and
+the other half of the ringbuf-versus-perfbuf comparison (docs/transports.md).
+
+One PERF_COUNT_SW_BPF_OUTPUT perf event per online CPU, each with its own
+mmap'ed ring; the fds go into the shared rs_perf map, where
+bpf_perf_event_output(BPF_F_CURRENT_CPU) finds the ring of the CPU it runs
+on. Each ring holds perf records: PERF_RECORD_SAMPLE carries one of our
+records as PERF_SAMPLE_RAW data (u32 size, then the bytes, padded so the
+perf record stays 8-aligned); PERF_RECORD_LOST says how many samples the
+kernel could not write because the ring was full.
+
+drain() hands on the same Run shape as RingReader (each record at +8 in a
+`stride`-byte slot), so the decoder works unchanged.
+
+Global order: the per-CPU rings are merged by the records' ts_ns. A record
+is held until `reorder_ns` has passed since its timestamp, so that a record
+still in flight on another CPU (stamped earlier, written later) can be
+sorted in ahead of it. The cost is latency: every event waits reorder_ns
+plus up to one drain interval (default 1 ms + 1 ms). A record that arrives
+later than the window allows is passed on at once and counted in
+`stats.late`; `stats.unordered_in` counts records that arrived out of
+order before the merge. The hold is also bounded in count (`max_held`):
+past it the oldest records go out early.
+
+Wakeups: each CPU's ring wakes the reader once `wakeup_bytes` of data are
+unread (attr.watermark), a quarter of the ring by default, the same policy
+as the ring buffer's rs_wakeup_bytes; below that the reader drains on its
+own timer. A wakeup per sample (wakeup_events = 1, libbpf's default) costs
+the producer an irq_work per event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import mmap
+import os
+import select
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._libbpf import Map
+from .btf import Btf
+from .errors import RingscopeError, error_from_errno
+from .perf import syscall as perf_sys
+from .perf.attr import PerfEventAttr, constants, vmlinux_btf
+from .ringbuf import Run
+
+__all__ = [
+    "DEFAULT_REORDER_NS",
+    "PerfReader",
+    "PerfStats",
+    "ReorderBuffer",
+    "online_cpus",
+    "parse_records",
+    "per_cpu_pages",
+    "possible_cpus",
+]
+
+PERF_RECORD_LOST = 2
+PERF_RECORD_SAMPLE = 9
+_PAGE = mmap.PAGESIZE
+_REC_HDR = 8  # struct perf_event_header: u32 type, u16 misc, u16 size
+_RAW_OFF = _REC_HDR + 4  # then u32 raw size, then the raw bytes
+_OUT_HDR = 8  # where the decoder expects a record: after RingReader's header
+_TS_OFF = 0  # rs_header.ts_ns is the first member of every record
+
+DEFAULT_REORDER_NS = 1_000_000  # 1 ms
+
+
+def online_cpus(path: Path = Path("/sys/devices/system/cpu/online")) -> list[int]:
+    """CPU numbers from a sysfs cpulist such as "0-3,6"."""
+    cpus: list[int] = []
+    for part in path.read_text().strip().split(","):
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def per_cpu_pages(total_bytes: int, ncpus: int) -> int:
+    """Data pages per CPU ring so that all rings together take at most
+    `total_bytes`: a power of two (the kernel's rule), at least one."""
+    pages = max(1, total_bytes // ncpus // _PAGE)
+    return 1 << (pages.bit_length() - 1)
+
+
+@dataclass
+class PerfStats:
+    """Counters of one reader. `kernel_lost` is the sum of PERF_RECORD_LOST:
+    the same drops the BPF side counts in rs_drops when an output fails, so
+    it is a cross-check, never added to the loss total."""
+
+    samples: int = 0
+    kernel_lost: int = 0
+    unordered_in: int = 0
+    late: int = 0
+    held: int = 0
+
+
+@dataclass(frozen=True)
+class _MmapPage:
+    """Offsets in struct perf_event_mmap_page, from the kernel's BTF."""
+
+    data_head: int
+    data_tail: int
+
+    @classmethod
+    def from_btf(cls, btf: Btf) -> _MmapPage:
+        page = btf.struct_layout("perf_event_mmap_page")
+        return cls(page.field("data_head").offset, page.field("data_tail").offset)
+
+
+def _ring_bytes(data: np.ndarray, pos: int, n: int) -> np.ndarray:
+    """n bytes at ring position pos, copied across the wrap if needed."""
+    size = len(data)
+    off = pos % size
+    if off + n <= size:
+        return data[off : off + n]
+    return np.concatenate([data[off:], data[: n - (size - off)]])
+
+
+def parse_records(data: np.ndarray, tail: int, head: int, blocks: list[np.ndarray]) -> tuple[int, int]:
+    """Walk the perf records of ring `data` (uint8, a power-of-two size)
+    from position `tail` to `head`. Samples are appended to `blocks` as
+    (n, record size) uint8 copies, in ring order; a run of samples of one
+    size is checked and copied with a few numpy operations, not one by one.
+    Returns (new tail, sum of PERF_RECORD_LOST counts)."""
+    size, lost, pos = len(data), 0, tail
+    view = data.data
+    while pos < head:
+        off = pos % size
+        # Records are 8-aligned and the ring a multiple of 8: a header never wraps.
+        typ, _misc, rlen = struct.unpack_from("<IHH", view, off)
+        if rlen < _REC_HDR:
+            break  # a sane kernel never writes this: stop rather than spin
+        if typ == PERF_RECORD_SAMPLE and off + rlen <= size:
+            n = min((head - pos) // rlen, (size - off) // rlen)
+            block = data[off : off + n * rlen].reshape(n, rlen)
+            # The next n records, if they are all samples of this size.
+            same = (block[:, :_RAW_OFF] == block[0, :_RAW_OFF]).all(axis=1)
+            m = n if bool(same.all()) else int(np.argmin(same))
+            blocks.append(block[:m].copy())
+            pos += m * rlen
+            continue
+        if typ == PERF_RECORD_SAMPLE:  # wraps the end of the ring
+            blocks.append(_ring_bytes(data, pos, rlen).reshape(1, rlen).copy())
+        elif typ == PERF_RECORD_LOST:  # header, u64 id, u64 lost
+            lost += int(_ring_bytes(data, pos + 16, 8).view(np.uint64)[0])
+        pos += rlen
+    return pos, lost
+
+
+class _CpuRing:
+    """One CPU's perf event and its mmap. Owns both."""
+
+    def __init__(self, cpu: int, pages: int, wakeup_bytes: int, offsets: _MmapPage) -> None:
+        c = constants()
+        attr = PerfEventAttr(
+            type=c["PERF_TYPE_SOFTWARE"],
+            config=c["PERF_COUNT_SW_BPF_OUTPUT"],
+            sample_type=c["PERF_SAMPLE_RAW"],
+            sample_period=1,
+            watermark=1,
+            wakeup_watermark=wakeup_bytes,
+        )
+        self.cpu = cpu
+        try:
+            self.fd = perf_sys.open_event(bytes(attr), -1, cpu)
+        except OSError as e:
+            raise error_from_errno(f"perf_event_open(BPF_OUTPUT, cpu {cpu})", e.errno or 22) from None
+        try:
+            prot = mmap.PROT_READ | mmap.PROT_WRITE
+            self._mm = mmap.mmap(self.fd, (1 + pages) * _PAGE, mmap.MAP_SHARED, prot)
+        except OSError as e:
+            os.close(self.fd)
+            raise error_from_errno(f"mmap perf buffer of cpu {cpu}", e.errno or 22) from None
+        self.size = pages * _PAGE
+        self._head = np.frombuffer(self._mm, np.uint64, 1, offsets.data_head)
+        self._tail = np.frombuffer(self._mm, np.uint64, 1, offsets.data_tail)
+        self._data = np.frombuffer(self._mm, np.uint8, self.size, _PAGE)
+
+    def pending(self) -> int:
+        return int(self._head[0]) - int(self._tail[0])
+
+    def read(self, blocks: list[np.ndarray]) -> int:
+        """Append this ring's samples to `blocks`; return PERF_RECORD_LOST's count."""
+        tail = int(self._tail[0])
+        # data_head is read before the records (an acquire on x86 by TSO).
+        head = int(self._head[0])
+        pos, lost = parse_records(self._data, tail, head, blocks)
+        # Release the space only after the copies.
+        self._tail[0] = pos
+        return lost
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        del self._head, self._tail, self._data
+        self._mm.close()
+        os.close(self.fd)
+        self.fd = -1
+
+
+def _to_ring_slots(block: np.ndarray) -> np.ndarray:
+    """(n, S) perf samples -> (n, S) slots with the raw record at +8, the
+    shape RingReader's runs have."""
+    n, s = block.shape
+    out = np.empty((n, s), np.uint8)
+    out[:, :_OUT_HDR] = 0
+    out[:, _OUT_HDR : s - (_RAW_OFF - _OUT_HDR)] = block[:, _RAW_OFF:]
+    out[:, s - (_RAW_OFF - _OUT_HDR) :] = 0
+    return out
+
+
+class ReorderBuffer:
+    """Merges records read from several per-CPU rings into ts_ns order.
+    Holds what it has been given until release() is told the horizon up to
+    which nothing earlier can still arrive; at most `max_held` records (past
+    that the oldest go out early). Not thread-safe."""
+
+    def __init__(self, max_held: int = 1 << 20) -> None:
+        self.max_held = max_held
+        self.stats = PerfStats()
+        self._held: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._max_in = 0  # largest ts given so far (before the merge)
+        self._max_out = 0  # largest ts handed on so far (after the merge)
+
+    def held(self) -> int:
+        return sum(len(ts) for group in self._held.values() for ts, _ in group)
+
+    def oldest(self) -> int | None:
+        firsts = [int(ts.min()) for group in self._held.values() for ts, _ in group if len(ts)]
+        return min(firsts) if firsts else None
+
+    def add(self, blocks: list[np.ndarray]) -> None:
+        """Take (n, S) perf samples, in the order they were read."""
+        if not blocks:
+            return
+        stamps = []
+        for block in blocks:
+            slots = _to_ring_slots(block)
+            ts = slots[:, _OUT_HDR + _TS_OFF : _OUT_HDR + _TS_OFF + 8].copy().view("<u8").ravel()
+            self._held.setdefault(slots.shape[1], []).append((ts, slots))
+            stamps.append(ts)
+        order_in = np.concatenate(stamps)
+        prior = np.maximum.accumulate(np.concatenate([np.array([self._max_in], np.uint64), order_in[:-1]]))
+        self.stats.unordered_in += int(np.count_nonzero(order_in < prior))
+        self.stats.late += int(np.count_nonzero(order_in < self._max_out))
+        self._max_in = max(self._max_in, int(order_in.max()))
+        self.stats.samples += len(order_in)
+        self.stats.held = self.held()
+
+    def release(self, horizon: int) -> list[Run]:
+        """Runs, in ts order, of every held record with ts <= horizon."""
+        if not self._held:
+            return []
+        strides = sorted(self._held)
+        ts_parts, rows_parts = [], []
+        for s in strides:
+            group = self._held[s]
+            ts_parts.append(np.concatenate([ts for ts, _ in group]))
+            rows_parts.append(np.concatenate([rows for _, rows in group]))
+        ts_all = np.concatenate(ts_parts)
+        gid = np.concatenate([np.full(len(t), i, np.int64) for i, t in enumerate(ts_parts)])
+        rid = np.concatenate([np.arange(len(t)) for t in ts_parts])
+        order = np.argsort(ts_all, kind="stable")
+        k = int(np.searchsorted(ts_all[order], np.uint64(horizon), side="right"))
+        k = max(k, len(order) - self.max_held)
+        runs: list[Run] = []
+        if k:
+            out = order[:k]
+            self._max_out = max(self._max_out, int(ts_all[out[-1]]))
+            g = gid[out]
+            cuts = [0, *(np.flatnonzero(g[1:] != g[:-1]) + 1).tolist(), k]
+            for a, b in itertools.pairwise(cuts):
+                i = int(g[a])
+                runs.append(Run(strides[i], rows_parts[i][rid[out[a:b]]].reshape(-1)))
+        kept = np.ones(len(order), bool)
+        kept[order[:k]] = False
+        self._held = {}
+        start = 0
+        for s, ts, rows in zip(strides, ts_parts, rows_parts, strict=True):
+            mask = kept[start : start + len(ts)]
+            start += len(ts)
+            if mask.any():
+                self._held[s] = [(ts[mask], rows[mask])]
+        self.stats.held = self.held()
+        return runs
+
+    def clear(self) -> None:
+        self._held.clear()
+
+
+class PerfReader:
+    """Consumes the perf buffer behind one PERF_EVENT_ARRAY map: opens the
+    per-CPU events, puts their fds in the map, merges the rings by ts_ns.
+    Owns the perf fds, mmaps and its epoll fd, not the map. Single
+    consumer: not thread-safe.
+
+    `size` is the total bytes of all CPU rings together (each CPU gets an
+    equal power-of-two share), so a ringbuf and a perfbuf session with the
+    same size use the same memory. `reorder_ns` may be changed at any time."""
+
+    def __init__(
+        self,
+        perf_map: Map,
+        size: int,
+        *,
+        reorder_ns: int = DEFAULT_REORDER_NS,
+        max_held: int = 1 << 20,
+        wakeup_bytes: int | None = None,
+        cpus: list[int] | None = None,
+    ) -> None:
+        self.cpus = online_cpus() if cpus is None else cpus
+        pages = per_cpu_pages(size, len(self.cpus))
+        self.size = pages * _PAGE * len(self.cpus)
+        self.reorder_ns = reorder_ns
+        self.merge = ReorderBuffer(max_held)
+        self._map = perf_map
+        self._rings: list[_CpuRing] = []
+        self._epoll = select.epoll()
+        wake = wakeup_bytes if wakeup_bytes is not None else pages * _PAGE // 4
+        try:
+            offsets = _MmapPage.from_btf(vmlinux_btf())
+            for cpu in self.cpus:
+                ring = _CpuRing(cpu, pages, max(1, min(wake, pages * _PAGE // 2)), offsets)
+                self._rings.append(ring)
+                self._epoll.register(ring.fd, select.EPOLLIN)
+                perf_map.update(cpu.to_bytes(4, "little"), ring.fd.to_bytes(4, "little"))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def stats(self) -> PerfStats:
+        return self.merge.stats
+
+    def fileno(self) -> int:
+        """An epoll fd over every CPU's event: readable after a wakeup."""
+        return self._epoll.fileno()
+
+    def pending(self) -> int:
+        """Bytes written by producers and not yet read, over all CPUs."""
+        return sum(r.pending() for r in self._rings)
+
+    def held(self) -> int:
+        """Records read but held back by the reorder window."""
+        return self.merge.held()
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep until a wakeup, `timeout` seconds, or the moment the oldest
+        held record is due. True if anything is there to drain."""
+        if self.pending():
+            return True
+        oldest = self.merge.oldest()
+        due = None if oldest is None else oldest + self.reorder_ns
+        if due is not None:
+            timeout = min(timeout, max(0.0, (due - time.monotonic_ns()) / 1e9))
+        self._epoll.poll(timeout)
+        return self.pending() > 0 or (due is not None and time.monotonic_ns() >= due)
+
+    def drain(self, *, flush: bool = False) -> list[Run]:
+        """Read every CPU ring, then hand on, in ts order, the records whose
+        reorder window has passed (all of them with flush=True)."""
+        blocks: list[np.ndarray] = []
+        for ring in self._rings:
+            self.stats.kernel_lost += ring.read(blocks)
+        self.merge.add(blocks)
+        horizon = (1 << 64) - 1 if flush else time.monotonic_ns() - self.reorder_ns
+        return self.merge.release(horizon)
+
+    def close(self) -> None:
+        """Remove our fds from the map, close the events. Idempotent."""
+        for ring in self._rings:
+            if ring.fd >= 0:
+                with contextlib.suppress(RingscopeError):  # the map may be gone already
+                    self._map.delete(ring.cpu.to_bytes(4, "little"))
+            ring.close()
+        self._rings.clear()
+        self.merge.clear()
+        if not self._epoll.closed:
+            self._epoll.close()
+
+    def __enter__(self) -> PerfReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def possible_cpus() -> int:
+    """How many CPU slots a per-CPU map needs (highest possible CPU + 1)."""
+    return max(online_cpus(Path("/sys/devices/system/cpu/possible"))) + 1
