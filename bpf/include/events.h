@@ -110,6 +110,37 @@ struct rs_syscall {
 	__u32 __pad0;
 };
 
+/* Any tracepoint (bpf/tracepoint.bpf.c): the raw trace record, copied as is
+ * and decoded in Python with the tracefs format file. The attach cookie says
+ * which tracepoint fired and how to copy it (sources/tracepoint.py packs it):
+ *   bits  0-15 tag (the event's index in the session)
+ *   bits 16-31 bytes of the fixed part of the record
+ *   bits 32-47 offset of the last __data_loc field (0: none); its end is the record's end
+ *   bits 48-55, 56-63 offset / 8 of a user string pointer to read (0: none)
+ * Only the bytes used are submitted: offsetof(data) + data_len + str_len[0] + str_len[1]. */
+#define RS_TP_BUF_LEN 2048
+#define RS_TP_STR_LEN 256
+#define RS_TP_STRS 2
+
+struct rs_tracepoint {
+	struct rs_header hdr;
+	__u64 cookie;
+	__u32 data_len;              /* bytes of the raw record at the start of data[] */
+	__u32 str_len[RS_TP_STRS];   /* each user string (with its NUL) after it; 0: none */
+	__u32 __pad0;
+	__u8 data[RS_TP_BUF_LEN];
+};
+
+/* uprobe/uretprobe (bpf/uprobe.bpf.c) and kprobe/kretprobe/fentry/fexit
+ * (bpf/kprobe.bpf.c). The cookie's low 16 bits are the tag, as above. */
+struct rs_uprobe {
+	struct rs_header hdr;
+	__u64 cookie;
+	__u64 args[RS_UPROBE_ARGS];  /* integer args at entry (uretprobe: kept from the entry) */
+	__s64 ret;                   /* return value (return probes only) */
+	__u64 latency_ns;            /* entry to return; 0 when the entry was not seen */
+};
+
 /* Kernel-side drop counters: one per event type, in a per-CPU array with a
  * single slot, so one lookup per drain returns every type on every CPU. */
 struct rs_drops {

@@ -32,7 +32,7 @@ from .filters import Filter
 from .objects import object_path
 from .perfbuf import PerfReader, possible_cpus
 from .ringbuf import RingReader
-from .sources import DEFAULT_EVENTS, EVENTS, EventSpec, Row
+from .sources import DEFAULT_EVENTS, EVENTS, EventSpec, Row, dynamic
 from .transport import choose_transport
 
 __all__ = ["DEFAULT_RING_SIZE", "Session", "check_ring_size", "resolve_events"]
@@ -48,10 +48,11 @@ def resolve_events(names: Iterable[str]) -> list[EventSpec]:
         name = name.strip()
         if not name:
             continue
-        if name not in EVENTS:
+        spec = dynamic.resolve(name) if name not in EVENTS and dynamic.is_dynamic(name) else EVENTS.get(name)
+        if spec is None:
             raise BadInput(f"unknown event {name!r} (see ringscope list)")
-        if EVENTS[name] not in specs:
-            specs.append(EVENTS[name])
+        if spec not in specs:
+            specs.append(spec)
     if not specs:
         raise BadInput("no events selected")
     return specs
@@ -173,11 +174,22 @@ class Session:
             obj.reuse_map(name, shared)
         if "handle_fork" in wanted:
             features.require(features.probe().tp_btf)
+        for tag, spec in enumerate(self.specs):  # dynamic events: tag = index in specs
+            if isinstance(spec, dynamic.DynamicSpec) and spec.obj == stem:
+                spec.prepare(obj, tag)
         obj.load()
         self.objects[stem] = obj
 
     def _attach_all(self) -> None:
+        pid = None if self.filter.follow else self.filter.pid
+        for tag, spec in enumerate(self.specs):
+            if isinstance(spec, dynamic.DynamicSpec):
+                for link in spec.attach(self.objects[spec.obj], tag, pid):
+                    self.links.append(self._stack.enter_context(link))
+        dynamic_objs = {s.obj for s in self.specs if isinstance(s, dynamic.DynamicSpec)}
         for obj in self.objects.values():
+            if obj.name in dynamic_objs:
+                continue
             for prog in obj.programs.values():
                 if prog.autoload:
                     self.links.append(self._stack.enter_context(prog.attach()))

@@ -160,6 +160,12 @@ class Program:
             raise AttachError(str(e)) if type(e) is LoadError else e
         return Link(ptr, what)
 
+    def set_attach_target(self, func: str) -> None:
+        """fentry/fexit: the kernel function to attach to (before load)."""
+        ret = lib.bpf_program__set_attach_target(self._ptr, 0, func.encode())
+        if ret < 0:
+            raise error_from_errno(f"{self._obj_name}:{self.name}: set attach target {func}", -ret)
+
     def attach(self) -> Link:
         """Attach by section name (tp/..., raw_tp/..., tp_btf/...)."""
         return self._attach(self.section, lib.bpf_program__attach(self._ptr))

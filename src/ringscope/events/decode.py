@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ..btf import Btf
 from ..ringbuf import Run
-from ..sources import EVENTS, EventSpec
+from ..sources import EventSpec
+from ..sources.dynamic import DynamicDecoder, DynamicSpec
 from .layout import RING_HDR_SIZE, EventLayout
 from .records import Chunk
 
@@ -19,11 +22,17 @@ class Decoder:
 
     def __init__(self, btfs: list[Btf], specs: list[EventSpec]) -> None:
         self.by_code: dict[int, tuple[EventLayout, EventSpec]] = {}
-        for spec in specs:
+        # Dynamic events (tracepoint:..., uprobe:...) share a type code and
+        # are told apart by the cookie tag, their index in `specs`.
+        self.dynamic: dict[int, DynamicDecoder] = {}
+        for tag, spec in enumerate(specs):
             btf = next((b for b in btfs if b.has(spec.struct, 4)), None)
             if btf is None:
                 raise KeyError(f"no BPF object describes struct {spec.struct}")
             code = btf.enum_values("rs_event_type")[spec.enum]
+            if isinstance(spec, DynamicSpec):
+                self.dynamic.setdefault(code, DynamicDecoder(btf, code, spec.struct)).add(tag, spec)
+                spec = spec.generic()
             self.by_code[code] = (EventLayout.from_btf(btf, spec.name, code, spec.struct), spec)
         hdr = btfs[0].struct_layout("rs_header").field("type")
         self._type_off = RING_HDR_SIZE + hdr.offset
@@ -33,12 +42,20 @@ class Decoder:
     def chunks(self, run: Run) -> list[Chunk]:
         stride = run.stride
         codes = run.data[self._type_off :].view(np.uint32)[:: stride // 4][: run.count]
-        if run.count == 1 or codes[0] == codes[-1] and bool((codes == codes[0]).all()):
+        if run.count == 1 or (codes[0] == codes[-1] and bool((codes == codes[0]).all())):
             bounds = [0, run.count]
         else:
             bounds = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist(), run.count]
         out = []
-        for a, b in zip(bounds, bounds[1:], strict=False):
+        for a, b in itertools.pairwise(bounds):
+            dyn = self.dynamic.get(int(codes[a])) if self.dynamic else None
+            if dyn is not None:
+                made = dyn.chunks(run.data[a * stride : b * stride], stride, self.next_seq)
+                n = sum(len(c) for c in made)
+                self.unknown += b - a - n
+                self.next_seq += n
+                out.extend(made)
+                continue
             entry = self.by_code.get(int(codes[a]))
             if entry is None:
                 self.unknown += b - a

@@ -1,0 +1,93 @@
+"""Python half of bpf/kprobe.bpf.c: kprobe/kretprobe and fentry/fexit.
+
+Feature-probed before anything is loaded: on a kernel without
+CONFIG_KPROBES (or without BPF trampolines for fentry/fexit) the spec is
+refused with NotSupported and the probe's reason. Records share the uprobe
+layout. fentry/fexit targets are fixed at load time, so a session holds at
+most one fentry and one fexit function.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import features
+from ..btf import Btf
+from ..errors import BadInput
+from ..events.layout import EventLayout
+from ..tracefs import TRACEFS
+from .dynamic import DynamicSpec
+from .uprobe import probe_finish, probe_layout
+
+if TYPE_CHECKING:
+    from .._libbpf import BpfObject, Link
+
+__all__ = ["KprobeSpec", "resolve"]
+
+_FUNC = re.compile(r"^[A-Za-z_][\w.]*$")
+_RETURN = ("kretprobe", "fexit")
+
+
+@dataclass(frozen=True, kw_only=True)
+class KprobeSpec(DynamicSpec):
+    func: str
+
+    @property
+    def retprobe(self) -> bool:
+        return self.family in _RETURN
+
+    def prepare(self, obj: BpfObject, tag: int) -> None:
+        if self.family in ("fentry", "fexit"):
+            obj.program(f"handle_{self.family}").set_attach_target(self.func)
+            obj.set_rodata(**{f"rs_{self.family}_tag": tag})
+
+    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> list[Link]:
+        if self.family == "kprobe":
+            return [obj.program("handle_kprobe").attach_kprobe(self.func, cookie=tag)]
+        if self.family in ("fentry", "fexit"):
+            return [obj.program(f"handle_{self.family}").attach()]
+        links = [obj.program("handle_kentry").attach_kprobe(self.func, cookie=tag)]
+        try:
+            links.append(obj.program("handle_kretprobe").attach_kprobe(self.func, retprobe=True, cookie=tag))
+        except BaseException:
+            links[0].close()
+            raise
+        return links
+
+    def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
+        return probe_layout(btf, self, code, self.retprobe)
+
+
+def _programs(family: str) -> tuple[str, ...]:
+    return {
+        "kprobe": ("handle_kprobe",),
+        "kretprobe": ("handle_kentry", "handle_kretprobe"),
+        "fentry": ("handle_fentry",),
+        "fexit": ("handle_fexit",),
+    }[family]
+
+
+def resolve(family: str, func: str) -> KprobeSpec:
+    """The spec for `kprobe:FUNC` etc. NotSupported when the kernel lacks the
+    mechanism, BadInput for a malformed or unknown function."""
+    feats = features.probe()
+    features.require(feats.kprobes if family in ("kprobe", "kretprobe") else feats.fentry)
+    if not _FUNC.match(func):
+        raise BadInput(f"bad kernel function name {func!r}")
+    funcs = TRACEFS / "available_filter_functions"
+    if funcs.exists() and not re.search(rf"^{re.escape(func)}(\s|$)", funcs.read_text(), re.M):
+        raise BadInput(f"no traceable kernel function {func!r} (see {funcs})")
+    ret = family in _RETURN
+    return KprobeSpec(
+        name=f"{family}:{func}",
+        obj="kprobe",
+        programs=_programs(family),
+        struct="rs_uprobe",
+        enum="RS_EV_URETPROBE" if ret else "RS_EV_UPROBE",
+        doc=f"{family} on kernel function {func}",
+        finish=probe_finish,
+        family=family,
+        func=func,
+    )

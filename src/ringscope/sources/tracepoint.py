@@ -1,0 +1,163 @@
+"""Python half of bpf/tracepoint.bpf.c: any tracepoint by name.
+
+The kernel side copies the raw record; this side describes it with the
+tracefs format file: integers and fixed arrays become numpy fields at their
+format offsets (so a Chunk of tracepoint events is as cheap to decode as a
+static one), `__data_loc` strings and syscall string arguments (read through
+the user pointer by the kernel side) are filled in by `finish`.
+Field names that clash with the common header (`pid`, `comm`, ...) get a
+`tp_` prefix; `common_*` fields are dropped (the header has them).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..btf import Btf
+from ..errors import BadInput
+from ..events.layout import RING_HDR_SIZE, EventLayout
+from ..tracefs import TpField, TpFormat, read_format
+from .dynamic import TAG_MASK, DynamicSpec, header_fields
+from .spec import Row
+
+if TYPE_CHECKING:
+    from .._libbpf import BpfObject, Link
+
+__all__ = ["TP_DATA_LEN", "TracepointSpec", "resolve"]
+
+TP_DATA_LEN = 512  # RS_TP_DATA_LEN (events.h): the kernel side copies at most this much
+TP_STRS = 2  # RS_TP_STRS
+_CLASH = frozenset({"seq", "ts_ns", "cgroup_id", "type", "cpu", "pid", "tid", "uid", "comm"})
+
+
+def _numpy_format(f: TpField) -> object:
+    if f.is_data_loc or f.is_rel_loc:
+        return "<u4"
+    kind = "i" if f.signed else "u"
+    if f.is_char_array:
+        return f"S{f.size}"
+    if f.nelems:
+        elem = f.size // f.nelems
+        if elem in (1, 2, 4, 8) and elem * f.nelems == f.size:
+            return (f"<{kind}{elem}", (f.nelems,))
+        return ("<u1", (f.size,))
+    if f.size in (1, 2, 4, 8):
+        return f"<{kind}{f.size}"
+    return ("<u1", (f.size,))
+
+
+def out_name(f: TpField) -> str:
+    """The JSON name of a tracepoint field."""
+    return f"tp_{f.name}" if f.name in _CLASH else f.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class TracepointSpec(DynamicSpec):
+    """`tracepoint:SYSTEM:NAME`, described by its format file."""
+
+    format: TpFormat
+    strings: tuple[str, ...] = ()  # `const char *` args the kernel side reads as strings
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "finish", self._finish)
+
+    @property
+    def fields(self) -> tuple[TpField, ...]:
+        limit = min(self.format.size, TP_DATA_LEN)
+        return tuple(f for f in self.format.fields if not f.is_common and f.offset + f.size <= limit)
+
+    @property
+    def needs_tail(self) -> bool:
+        return bool(self.strings) or any(f.is_data_loc or f.is_rel_loc for f in self.fields)
+
+    def cookie(self, tag: int) -> int:
+        """The attach cookie: how the kernel side copies this record (events.h)."""
+        if not 0 <= tag <= TAG_MASK:
+            raise BadInput(f"too many events in one session (at most {TAG_MASK + 1})")
+        fields = self.fields
+        size = min(self.format.size, TP_DATA_LEN)
+        if any(f.is_rel_loc for f in fields):
+            size = TP_DATA_LEN  # the kernel side only follows __data_loc: copy all it may need
+        locs = [f.offset for f in fields if f.is_data_loc]
+        cookie = tag | size << 16 | (max(locs) if locs else 0) << 32
+        for i, name in enumerate(self.strings):
+            cookie |= (self.format.field(name).offset // 8) << (48 + 8 * i)
+        return cookie
+
+    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> list[Link]:
+        prog = obj.program("handle_tp")
+        return [prog.attach_tracepoint(self.format.system, self.format.name, cookie=self.cookie(tag))]
+
+    def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
+        st = btf.struct_layout(self.struct)
+        data = st.field("data").offset
+        room = stride - RING_HDR_SIZE
+        fields: list[tuple[str, object, int]] = header_fields(btf, self.struct)
+        fields += [
+            (out_name(f), _numpy_format(f), data + f.offset)
+            for f in self.fields
+            if data + f.offset + f.size <= room
+        ]
+        if self.needs_tail:
+            fields.append(("data_len", "<u4", st.field("data_len").offset))
+            fields.append(("str_len", ("<u4", (TP_STRS,)), st.field("str_len").offset))
+            fields.append(("_raw", ("<u1", (room - data,)), data))
+        return EventLayout(self.name, code, self.struct, st.size, tuple(fields))
+
+    def _finish(self, rows: list[Row]) -> None:
+        arrays = [(out_name(f), _numpy_format(f)) for f in self.fields if f.nelems and not f.is_char_array]
+        locs = [f for f in self.fields if f.is_data_loc or f.is_rel_loc]
+        for r in rows:
+            for name, fmt in arrays:
+                r[name] = _array_value(r[name], fmt)
+            if not self.needs_tail:
+                continue
+            raw: bytes = r.pop("_raw")
+            end = min(r.pop("data_len"), len(raw))
+            for f in locs:
+                r[out_name(f)] = _loc_value(f, r[out_name(f)], raw[:end])
+            pos = end
+            for name, n in zip(self.strings, struct.unpack("<2I", r.pop("str_len")), strict=False):
+                r[name] = raw[pos : pos + n].split(b"\0", 1)[0].decode(errors="replace") if n else None
+                pos += n
+
+
+def _array_value(value: Any, fmt: object) -> Any:
+    if not isinstance(value, bytes):
+        return value
+    if isinstance(fmt, tuple) and fmt[0] != "<u1":
+        return np.frombuffer(value, dtype=fmt[0]).tolist()
+    return value.hex()
+
+
+def _loc_value(f: TpField, loc: int, record: bytes) -> str:
+    off, n = loc & 0xFFFF, loc >> 16
+    if f.is_rel_loc:
+        off += f.offset + f.size
+    blob = record[off : off + n]
+    if "char" in f.ctype:
+        return blob.split(b"\0", 1)[0].decode(errors="replace")
+    return blob.hex()
+
+
+def resolve(system: str, name: str) -> TracepointSpec:
+    """The spec for SYSTEM:NAME; BadInput for an unknown tracepoint."""
+    fmt = read_format(system, name)
+    strings: tuple[str, ...] = ()
+    if system == "syscalls" and name.startswith("sys_enter_"):
+        strings = tuple(f.name for f in fmt.fields if f.is_user_string and f.offset % 8 == 0)[:TP_STRS]
+    return TracepointSpec(
+        name=f"tracepoint:{system}:{name}",
+        obj="tracepoint",
+        programs=("handle_tp",),
+        struct="rs_tracepoint",
+        enum="RS_EV_TRACEPOINT",
+        doc=f"tracepoint {system}:{name}, fields from its tracefs format",
+        family="tracepoint",
+        format=fmt,
+        strings=strings,
+    )
