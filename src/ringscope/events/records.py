@@ -39,7 +39,7 @@ class Chunk:
         for name, fmt, _off in self.layout.fields:
             values = recs[name].tolist()
             if isinstance(fmt, str) and fmt.startswith("S") and name not in self.spec.raw_fields:
-                values = [v.decode(errors="replace") for v in values]
+                values = [v.split(b"\0", 1)[0].decode(errors="replace") for v in values]
             elif isinstance(fmt, tuple):
                 values = [bytes(v) for v in recs[name]]
             cols[name] = values
