@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import subprocess
 import sys
 import uuid
@@ -38,13 +39,16 @@ class Server:
             return r.status, await r.json(content_type=None)
 
 
-async def start(state: ServerState, host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
+async def make_runner(
+    state: ServerState, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, str]:
+    """Start the app on an ephemeral port; returns the runner and base URL."""
     runner = web.AppRunner(make_app(state), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, 0)
+    site = web.TCPSite(runner, host, 0, ssl_context=tls)
     await site.start()
     port = runner.addresses[0][1]
-    return runner, f"http://{host}:{port}"
+    return runner, f"{'https' if tls else 'http'}://{host}:{port}"
 
 
 def open_session(**kw: Any) -> Session:
@@ -57,7 +61,7 @@ def open_session(**kw: Any) -> Session:
 async def server() -> AsyncIterator[Server]:
     with open_session() as session:
         state = ServerState(hub=Hub.for_session(session), session=session, keepalive=0.5, client_queue=4096)
-        runner, url = await start(state)
+        runner, url = await make_runner(state)
         async with aiohttp.ClientSession() as http:
             yield Server(url, state, http)
         await runner.cleanup()
@@ -76,13 +80,24 @@ def ndjson(body: bytes) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in body.splitlines() if line.strip()]
 
 
-FLOOD = "import os,sys; sys.stdin.read(1); n=int(sys.argv[1]); g=os.getppid\nfor _ in range(n): g()"
+FLOOD = """
+import os, sys, time
+sys.stdin.read(1)
+n, pause = int(sys.argv[1]), float(sys.argv[2])
+g = os.getppid
+for i in range(0, n, 1000):
+    for _ in range(min(1000, n - i)):
+        g()
+    if pause:
+        time.sleep(pause)
+"""
 
 
-def held_flood(n: int) -> subprocess.Popen[bytes]:
+def held_flood(n: int, pause: float = 0.0) -> subprocess.Popen[bytes]:
     """A child that calls getppid() n times once released (write to stdin),
-    so a client can subscribe to its pid before the first event."""
-    return subprocess.Popen([sys.executable, "-c", FLOOD, str(n)], stdin=subprocess.PIPE)
+    sleeping `pause` s after every 1000, so a client can subscribe to its
+    pid before the first event."""
+    return subprocess.Popen([sys.executable, "-c", FLOOD, str(n), str(pause)], stdin=subprocess.PIPE)
 
 
 def release(proc: subprocess.Popen[bytes]) -> None:

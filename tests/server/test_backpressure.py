@@ -1,0 +1,102 @@
+"""During a flood, a client that never reads does not stop the others; it
+gets its loss record (or is cut, if its policy says so), every drop is
+counted, memory stays bounded and /metrics shows it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import aiohttp
+import orjson
+
+from tests.server.conftest import Server, held_flood, release
+
+N = 200_000
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def drain_exact(resp: aiohttp.ClientResponse, total: int, timeout: float = 30) -> dict[str, Any]:
+    """Read until delivered + lost == total; returns the tallies."""
+    t: dict[str, Any] = {"events": 0, "client": 0, "kernel": 0, "losses": []}
+    async with asyncio.timeout(timeout):
+        async for line in resp.content:
+            # Substring tests, not a parse per line: the client shares the
+            # server's CPU and must not be the bottleneck it measures.
+            if b'"type":"lost"' in line:
+                row = orjson.loads(line)
+                t[row["stage"]] += row["count"]
+                t["losses"].append(row)
+            elif b'"type":"syscall"' in line:
+                t["events"] += 1
+            if t["events"] + t["client"] + t["kernel"] == total:
+                return t
+    raise AssertionError(f"stream ended before {total} were accounted: {t}")
+
+
+async def test_stalled_client_never_stops_the_others(server: Server) -> None:
+    # Paced so that a reading client keeps up: then any loss it saw would be
+    # the stalled clients' doing.
+    proc = held_flood(N, pause=0.02)
+    try:
+        q = f"/events.ndjson?types=syscall&pid={proc.pid}"
+        async with (
+            server.http.get(server.url + q + "&policy=drop-oldest") as stalled,
+            server.http.get(server.url + q + "&policy=disconnect") as doomed,
+            server.http.get(server.url + q) as reader,
+        ):
+            rss0 = rss_mb()
+            release(proc)
+            got = await drain_exact(reader, N)
+            assert got["events"] == N, got  # the reader lost nothing while two others stalled
+            assert rss_mb() - rss0 < 256
+
+            _status, doc = await server.get_json("/api/status")
+            clients = sorted(doc["clients"], key=lambda c: c["id"])
+            # In subscription order: stalled, then doomed (gone once cut), then the reader.
+            assert clients[0]["policy"] == "drop-oldest" and clients[0]["dropped"] > 0
+            assert clients[-1]["dropped"] == 0
+            assert all(c["policy"] != "disconnect" or c["dropped"] > 0 for c in clients)
+            async with server.http.get(server.url + "/metrics") as m:
+                metrics = await m.text()
+            drops = [
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith("ringscope_client_drops_total{")
+            ]
+            assert drops and max(drops) > 0
+
+            # Now the stalled client reads: a client-stage loss with the
+            # seqs it missed, then the newest events; the sum is exact.
+            late = await drain_exact(stalled, N)
+            assert late["client"] > 0
+            loss = next(r for r in late["losses"] if r["stage"] == "client")
+            assert loss["first_seq"] <= loss["last_seq"] and loss["count"] > 0
+
+            # The disconnect-policy client was cut: its stream ends early.
+            with contextlib.suppress(aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
+                body = await asyncio.wait_for(doomed.read(), 10)
+                rows = [orjson.loads(line) for line in body.splitlines()]
+                events = sum(1 for r in rows if r["type"] == "syscall")
+                assert events < N
+    finally:
+        proc.wait(10)
+
+
+async def test_fast_client_accounting_is_exact(server: Server) -> None:
+    proc = held_flood(N)
+    try:
+        async with server.http.get(server.url + f"/events.ndjson?types=syscall&pid={proc.pid}") as r:
+            release(proc)
+            got = await drain_exact(r, N)
+        assert got["events"] + got["client"] + got["kernel"] == N
+    finally:
+        proc.wait(10)
