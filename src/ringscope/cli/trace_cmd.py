@@ -1,0 +1,159 @@
+"""`ringscope trace`: stream events to stdout, like perf trace / execsnoop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from ..errors import BadInput, PermissionDenied
+from ..events.records import Chunk
+from ..session import Session
+from .format import text_header, to_json, to_text
+from .options import add_session_options, event_names, filter_from_args, ring_size
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("trace", help="stream kernel events to stdout",
+                       description="Stream kernel events. `-- CMD ARGS` traces CMD and its children.")  # fmt: skip
+    add_session_options(p)
+    p.add_argument("-n", "--count", type=int, help="stop after COUNT events")
+    p.add_argument("--duration", type=float, help="stop after S seconds")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="text, or json (NDJSON)")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS: run and trace CMD")
+    p.set_defaults(func=run)
+
+
+class _Stop(Exception):
+    pass
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _spawn_held(cmd: list[str]) -> tuple[HeldProcess, int]:
+    """Start CMD stopped before exec, as perf does, so the filter can name
+    its pid before it runs. Returns the process and the fd that releases it.
+    (subprocess.Popen cannot do this: it blocks until the child has exec'd.)"""
+    path = shutil.which(cmd[0])
+    if path is None:
+        raise BadInput(f"cannot run {cmd[0]!r}: command not found")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: wait for the go byte, then become CMD
+        try:
+            os.close(w)
+            if os.read(r, 1):
+                os.close(r)
+                os.execv(path, cmd)
+        finally:
+            os._exit(127)
+    os.close(r)
+    return HeldProcess(pid), w
+
+
+class HeldProcess:
+    """The traced command: a forked child we own and reap."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def reap(self) -> None:
+        """Stop and reap the command if it still runs (Ctrl-C, errors)."""
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+
+def run(args: argparse.Namespace) -> int:
+    cmd = [c for c in args.cmd if c != "--"] if args.cmd else []
+    if args.cmd and args.cmd[0] != "--":
+        raise BadInput(f"unexpected argument {args.cmd[0]!r} (put the command after --)")
+    if args.count is not None and args.count <= 0:
+        raise BadInput(f"bad count {args.count}: must be positive")
+    if args.duration is not None and args.duration <= 0:
+        raise BadInput(f"bad duration {args.duration}: must be positive")
+    if cmd and args.pid:
+        raise BadInput("use either -p PID or -- CMD, not both")
+    flt = filter_from_args(args)
+    session = Session(event_names(args), filter=flt, ring_size=ring_size(args), transport=args.transport)
+    proc, release = None, -1
+    if cmd:
+        if os.geteuid() != 0:
+            raise PermissionDenied("tracing needs root (or CAP_BPF and CAP_PERFMON)")
+        proc, release = _spawn_held(cmd)
+        session.filter = flt.with_pid(proc.pid, follow=True)
+    try:
+        with session, _sigterm_stops():
+            if proc is not None:
+                session.follow(proc.pid)
+                os.write(release, b"g")
+                os.close(release)
+                release = -1
+            return _loop(session, args, proc)
+    finally:
+        if release >= 0:
+            os.close(release)
+        if proc is not None:
+            proc.reap()
+
+
+def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None) -> int:
+    out = sys.stdout
+    render = to_json if args.format == "json" else to_text
+    if args.format == "text":
+        out.write(text_header() + "\n")
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    left = args.count
+    try:
+        while left is None or left > 0:
+            done = proc is not None and proc.poll() is not None
+            if deadline is not None and time.monotonic() >= deadline:
+                done = True
+            # After the command exits, one last drain picks up its exit.
+            lines = []
+            for item in session.poll(0 if done else 0.05):
+                rows = item.rows() if isinstance(item, Chunk) else [item.row()]
+                for row in rows:
+                    if left is not None and row["type"] != "lost":
+                        if left == 0:
+                            break
+                        left -= 1
+                    lines.append(render(row))
+            if lines:
+                out.write("\n".join(lines) + "\n")
+                out.flush()
+            if done:
+                break
+    except (KeyboardInterrupt, _Stop):
+        pass
+    lost = session.lost
+    print(
+        f"ringscope: {session.delivered} events, lost {lost['kernel']} in the kernel, {lost['daemon']} in the daemon",
+        file=sys.stderr,
+    )
+    return 0
