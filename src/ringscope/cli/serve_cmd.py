@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if args.client_queue < 1:
         raise BadInput(f"bad --client-queue {args.client_queue}: must be positive")
     tls = _tls(args)
-    session = Session(event_names(args), filter=filter_from_args(args), ring_size=ring_size(args))
+    session = Session(
+        event_names(args), filter=filter_from_args(args), ring_size=ring_size(args), transport=args.transport
+    )
     with session:
         hub = Hub.for_session(session, replay=args.replay)
         state = ServerState(hub=hub, session=session, token=token, client_queue=args.client_queue)
