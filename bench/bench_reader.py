@@ -12,25 +12,40 @@ Scenarios (each repeated, interleaved, medians reported):
                reserve + fill + submit and nothing else. The ring is big
                enough to hold every event (256 MiB for 2M) and the wakeup
                threshold is above it, so nothing drops and no wakeup fires;
-               the ring is drained once, after the flood, to count.
-  drop path    the same with the default 16 MiB ring and wakeup threshold:
-               once the ring is full every reserve fails and is counted.
-               Informational: it shows what a stalled reader costs.
+               the ring is drained once, after the flood, to count. This is
+               the baseline of the producer-cost target.
+  drop path    no reader either, with the default 16 MiB ring and wakeup
+               threshold (a quarter of the ring): forced wakeups from 4 MiB
+               of unread data on, then, once the ring is full, every
+               reserve fails and is counted. It shows what a stalled reader
+               costs the producer, and its one drain at the end times how
+               fast each reader empties a full ring (C, and ringscope in
+               "ringscope drop path", which also cross-checks that both
+               loaders configure the program alike: same ns per call).
   C reader     bench/c/reader.c: libbpf ring_buffer__consume on every wakeup
-               and on a 0.5 ms timer, 16 MiB ring.
+               and on a 0.5 ms timer, 16 MiB ring. Its callback only counts.
   ringscope    Session(["syscall"]).poll() in this process, counting
                len(chunk) and Lost.count: no per-event Python work.
+  bpftrace     (once, if installed) printf of the same events: one
+               raw_syscalls:sys_exit probe with the same pid/id filter.
 
 Producer cost is ns per traced call (the flood's elapsed / N). Delivered
-rate is events over [flood start, last drain that found data]. Every run
-checks produced == delivered + lost, exactly.
+rate is events over [flood start, last drain that found data]. While both
+readers keep up, that rate is bounded by the producer, so the rate ratio
+says "keeps up" and the drain-a-full-ring figures say by how much. Every
+run checks produced == delivered + lost, exactly.
+
+RINGSCOPE_BENCH_EVENTS (default 2000000), RINGSCOPE_BENCH_REPEAT (5) and
+RINGSCOPE_BENCH_BPFTRACE=0 shorten a run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import statistics
 import subprocess
 import time
@@ -46,6 +61,7 @@ REPEAT = int(os.environ.get("RINGSCOPE_BENCH_REPEAT", 5))
 RING = 1 << 24  # 16 MiB, the Session default
 WAKEUP = RING // 4  # the Session default for that ring
 BIG_RING = 1 << 28  # holds 2M x 88-byte records without a drop
+WITH_BPFTRACE = os.environ.get("RINGSCOPE_BENCH_BPFTRACE", "1") != "0"
 NEVER = 1 << 62  # a wakeup threshold no ring reaches
 INTERVAL_US = 500
 PRODUCER_CPU, READER_CPU = 0, 1
@@ -63,6 +79,7 @@ class Result:
     delivered: int = 0
     lost: int = 0
     span_ns: int = 0  # flood start -> last drain that found data
+    drain_ns: int = 0  # no-reader runs: one reader emptying the full ring
 
     @property
     def ns_per_call(self) -> float:
@@ -71,6 +88,10 @@ class Result:
     @property
     def rate(self) -> float:
         return self.delivered / self.span_ns * 1e9 if self.span_ns else 0.0
+
+    @property
+    def drain_rate(self) -> float:
+        return self.delivered / self.drain_ns * 1e9 if self.drain_ns else 0.0
 
     def check(self, name: str) -> None:
         if self.delivered + self.lost != self.calls:
@@ -154,39 +175,50 @@ def c_reader(flood_exe: Path, reader_exe: Path, ring: int, wakeup: int, drain: b
             rd.kill()
             rd.wait()
     span = max(rr["t_last_ns"], fr["t1_ns"]) - fr["t0_ns"] if drain else 0
-    return Result(fr["calls"], fr["ns"], rr["delivered"], rr["lost"], span)
+    return Result(fr["calls"], fr["ns"], rr["delivered"], rr["lost"], span, rr["drain_ns"])
 
 
-def ringscope_reader(flood_exe: Path) -> Result:
-    from ringscope.events.records import Lost
+def ringscope_reader(flood_exe: Path, ring: int, wakeup: int, drain: bool) -> Result:
+    from ringscope.events.records import Item, Lost
     from ringscope.filters import Filter
     from ringscope.session import Session
+
+    def count(items: list[Item]) -> tuple[int, int]:
+        got = lost = 0
+        for item in items:
+            if isinstance(item, Lost):
+                lost += item.count
+            else:
+                got += len(item)
+        return got, lost
 
     flood = Flood(flood_exe)
     affinity = os.sched_getaffinity(0)
     delivered = lost = 0
-    t_last = 0
+    t_last = drain_ns = 0
     try:
         session = Session(
             ["syscall"],
             filter=Filter(pid=flood.pid),
-            ring_size=RING,
-            wakeup_bytes=WAKEUP,
+            ring_size=ring,
+            wakeup_bytes=wakeup,
             syscall_id=_getppid(),
             drain_interval=INTERVAL_US / 1e6,
         )
         with session as s:
             os.sched_setaffinity(0, {READER_CPU})
             flood.release()
-            while True:
+            if not drain:  # fill the ring, then time one reader emptying it
+                flood.proc.wait()
+                t0 = time.monotonic_ns()
+                while delivered + lost < N and (got := count(s.poll(0))) != (0, 0):
+                    delivered, lost = delivered + got[0], lost + got[1]
+                drain_ns = time.monotonic_ns() - t0
+            while drain:
                 # Exited before this poll: the poll sees every event it made.
                 done = flood.done()
-                got = 0
-                for item in s.poll():
-                    if isinstance(item, Lost):
-                        lost += item.count
-                    else:
-                        got += len(item)
+                got, dropped = count(s.poll())
+                lost += dropped
                 if got:
                     delivered += got
                     t_last = time.monotonic_ns()
@@ -197,7 +229,54 @@ def ringscope_reader(flood_exe: Path) -> Result:
         if not flood.done():
             flood.proc.kill()
     fr = flood.finish()
-    return Result(fr["calls"], fr["ns"], delivered, lost, max(t_last, fr["t1_ns"]) - fr["t0_ns"])
+    span = max(t_last, fr["t1_ns"]) - fr["t0_ns"] if drain else 0
+    return Result(fr["calls"], fr["ns"], delivered, lost, span, drain_ns)
+
+
+# The same flood through bpftrace's printf (perf-buffer output, formatted in
+# user space): one tracepoint, the same pid and syscall filter.
+BPFTRACE_PROG = (
+    'tracepoint:raw_syscalls:sys_exit /pid == %d && args->id == %d/ { printf("%%d %%d\\n", tid, args->ret); }'
+)
+
+
+def bpftrace(flood_exe: Path, exe: str) -> Result:
+    out, err = BUILD / "bpftrace.out", BUILD / "bpftrace.err"
+    out.unlink(missing_ok=True)
+    flood = Flood(flood_exe)
+    with err.open("wb") as errf:
+        prog = BPFTRACE_PROG % (flood.pid, _getppid())
+        bt = subprocess.Popen([exe, "-o", str(out), "-e", prog], stdout=subprocess.DEVNULL, stderr=errf)
+    try:
+        os.sched_setaffinity(bt.pid, {READER_CPU})  # before it starts its threads
+        deadline = time.monotonic() + 120
+        while not (out.exists() and b"Attaching" in out.read_bytes()):
+            if bt.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bpftrace did not start: {err.read_text().strip()}")
+            time.sleep(0.05)
+        flood.release()
+        fr = flood.finish()
+        # Let it catch up (its output is buffered): stop once the file stops growing.
+        size, stable_since = -1, time.monotonic()
+        while time.monotonic() - stable_since < 0.3 and time.monotonic() < deadline:
+            if out.stat().st_size != size:
+                size, stable_since = out.stat().st_size, time.monotonic()
+            time.sleep(0.05)
+        bt.send_signal(signal.SIGINT)
+        bt.wait(timeout=60)
+    finally:
+        if bt.poll() is None:
+            bt.kill()
+            bt.wait()
+        if not flood.done():
+            flood.proc.kill()
+            flood.proc.wait()
+    text = out.read_bytes()
+    delivered = sum(1 for line in text.splitlines() if line[:1].isdigit())
+    lost = sum(int(n) for n in re.findall(rb"Lost (\d+) events", text))
+    # Its reader keeps pace with a producer it slows down this much, so the
+    # delivered rate is taken over the producer's own run.
+    return Result(fr["calls"], fr["ns"], delivered, lost, fr["ns"])
 
 
 def _object() -> Path:
@@ -230,7 +309,8 @@ def run(report: Report) -> None:
         "no reader": lambda: c_reader(flood_exe, reader_exe, BIG_RING, NEVER, drain=False),
         "drop path": lambda: c_reader(flood_exe, reader_exe, RING, WAKEUP, drain=False),
         "C reader": lambda: c_reader(flood_exe, reader_exe, RING, WAKEUP, drain=True),
-        "ringscope": lambda: ringscope_reader(flood_exe),
+        "ringscope": lambda: ringscope_reader(flood_exe, RING, WAKEUP, drain=True),
+        "ringscope drop path": lambda: ringscope_reader(flood_exe, RING, WAKEUP, drain=False),
     }
     results: dict[str, list[Result]] = {k: [] for k in scenarios}
     for i in range(REPEAT):  # interleaved, so drift on a shared VM hits all alike
@@ -241,6 +321,19 @@ def run(report: Report) -> None:
             results[name].append(r)
         line = ", ".join(_brief(k, v[-1]) for k, v in results.items())
         print(f"  round {i + 1}/{REPEAT}: {line}", flush=True)
+    exe = shutil.which("bpftrace")
+    if exe and WITH_BPFTRACE:  # once: at ~10 us a call it is slow
+        r = bpftrace(flood_exe, exe)
+        print(f"  bpftrace: {_brief('bpftrace', r)}", flush=True)
+        if r.delivered + r.lost != r.calls:
+            print(f"  note: bpftrace left {r.calls - r.delivered - r.lost} events unaccounted")
+        results["bpftrace"] = [r]
+    else:
+        print(
+            "  bpftrace printf: skipped ("
+            + ("not installed" if not exe else "RINGSCOPE_BENCH_BPFTRACE=0")
+            + ")"
+        )
     _figures(report, results)
 
 
@@ -255,16 +348,19 @@ def _median(rs: list[Result], key: Callable[[Result], float]) -> float:
 
 def _figures(report: Report, results: dict[str, list[Result]]) -> None:
     def fig(name: str, value: float, unit: str, base_name: str | None = None, base: float | None = None,
-            higher: bool = False, target: str = "") -> None:  # fmt: skip
+            higher: bool = False, target: str = "", runs: int = REPEAT) -> None:  # fmt: skip
         report.add(Figure(SECTION, name, value, unit, base_name, base, higher, target,
-                          notes=f"median of {REPEAT}, {N} events each"))  # fmt: skip
+                          notes=f"median of {runs}, {N} events each"))  # fmt: skip
 
     ns = {k: _median(v, lambda r: r.ns_per_call) for k, v in results.items()}
     rate = {k: _median(v, lambda r: r.rate) for k, v in results.items()}
+    drain = {k: _median(v, lambda r: r.drain_rate) for k, v in results.items()}
     lost = {k: sum(r.lost for r in v) for k, v in results.items()}
+    total = REPEAT * N
     fig("untraced getppid", ns["untraced"], "ns/call")
     fig("reserve/submit, no reader (256 MiB ring)", ns["no reader"], "ns/call", "untraced", ns["untraced"])
     fig("no reader, full 16 MiB ring (drops counted)", ns["drop path"], "ns/call", "untraced", ns["untraced"])
+    fig("  same, loaded by ringscope", ns["ringscope drop path"], "ns/call", "C loader", ns["drop path"])
     fig("C libbpf reader: producer cost", ns["C reader"], "ns/call", "no reader", ns["no reader"])
     fig("ringscope reader: producer cost", ns["ringscope"], "ns/call", "no reader", ns["no reader"],
         target="target <= 1.10x")  # fmt: skip
@@ -272,10 +368,20 @@ def _figures(report: Report, results: dict[str, list[Result]]) -> None:
     fig("C libbpf reader: delivered", rate["C reader"], "events/s", higher=True)
     fig("ringscope reader: delivered", rate["ringscope"], "events/s", "C reader", rate["C reader"],
         higher=True, target="target >= 1.0x, zero loss")  # fmt: skip
-    total = REPEAT * N
     fig("C libbpf reader: lost (all runs)", lost["C reader"], "events", "produced", total)
     fig("ringscope reader: lost (all runs)", lost["ringscope"], "events", "produced", total)
+    fig("C libbpf reader: drain a full 16 MiB ring", drain["drop path"], "events/s", higher=True)
+    fig("ringscope reader: drain a full 16 MiB ring", drain["ringscope drop path"], "events/s",
+        "C reader", drain["drop path"], higher=True)  # fmt: skip
     if lost["C reader"] or lost["ringscope"]:
         print("  note: a reader lost events, so its rate is not a lossless rate")
-    if shutil.which("bpftrace") is None:
-        print("  bpftrace printf: skipped (bpftrace not installed)")
+    if "bpftrace" in results:
+        bt = results["bpftrace"][0]
+        fig("bpftrace printf: producer cost", bt.ns_per_call, "ns/call", "untraced", ns["untraced"], runs=1)
+        fig("bpftrace printf: delivered", bt.rate, "events/s", higher=True, runs=1)
+        fig("bpftrace printf: lost", bt.lost, "events", "produced", bt.calls, runs=1)
+        fig("ringscope delivered vs bpftrace", rate["ringscope"], "events/s", "bpftrace", bt.rate,
+            higher=True, target="target >= 20x")  # fmt: skip
+        slow = {k: ns[k] / ns["untraced"] for k in ("ringscope", "bpftrace")}
+        fig("ringscope producer slowdown vs bpftrace", slow["ringscope"], "x untraced", "bpftrace",
+            slow["bpftrace"], target="target <= 0.10x")  # fmt: skip
