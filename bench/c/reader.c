@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,16 @@ static long long now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* CPU time (user + system) this process has used: the reader's cost. */
+static long long cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
 }
 
 static int count_event(void *ctx, void *data, size_t size)
@@ -199,6 +210,7 @@ int main(int argc, char **argv)
 	}
 	printf("ready\n");
 	fflush(stdout);
+	long long cpu0 = cpu_ns();
 
 	for (int stop = 0; !stop;) {
 		struct epoll_event evs[3];
@@ -224,8 +236,9 @@ int main(int argc, char **argv)
 	if (ring_buffer__consume(rb) > 0 && drain)
 		t_last = now_ns();
 	long long drain_ns = now_ns() - t0;
-	printf("{\"delivered\": %llu, \"lost\": %llu, \"t_last_ns\": %lld, \"drain_ns\": %lld}\n",
-	       delivered, kernel_drops(obj), t_last, drain_ns);
+	printf("{\"delivered\": %llu, \"lost\": %llu, \"t_last_ns\": %lld, \"drain_ns\": %lld, "
+	       "\"cpu_ns\": %lld}\n",
+	       delivered, kernel_drops(obj), t_last, drain_ns, cpu_ns() - cpu0);
 	rc = 0;
 out:
 	if (tfd >= 0)
