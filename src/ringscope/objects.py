@@ -1,8 +1,10 @@
 """Where the built BPF objects live: inside the package, so an installed
-ringscope needs no compiler."""
+ringscope needs no compiler. RINGSCOPE_BPF_DIR points elsewhere, to try
+objects built from modified sources without reinstalling."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import LoadError
@@ -11,7 +13,7 @@ OBJ_DIR = Path(__file__).parent / "_bpf"
 
 
 def object_path(stem: str) -> Path:
-    path = OBJ_DIR / f"{stem}.bpf.o"
+    path = Path(os.environ.get("RINGSCOPE_BPF_DIR") or OBJ_DIR) / f"{stem}.bpf.o"
     if not path.exists():
         raise LoadError(f"{path.name} is not built (run `make bpf`)")
     return path

@@ -104,6 +104,9 @@ class Session:
     # -- lifecycle -----------------------------------------------------------
 
     def open(self) -> Self:
+        """Load and attach everything. Idempotent: a session opens once."""
+        if self.reader is not None:
+            return self
         try:
             self._open()
         except BaseException:
