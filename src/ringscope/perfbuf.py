@@ -52,6 +52,8 @@ from .perf.attr import PerfEventAttr, constants, vmlinux_btf
 from .ringbuf import Run
 
 __all__ = [
+    "PERF_RECORD_LOST",
+    "PERF_RECORD_SAMPLE",
     "DEFAULT_REORDER_NS",
     "PerfReader",
     "PerfStats",
@@ -124,12 +126,23 @@ def _ring_bytes(data: np.ndarray, pos: int, n: int) -> np.ndarray:
     return np.concatenate([data[off:], data[: n - (size - off)]])
 
 
+def _slots(raw: np.ndarray, n: int, rlen: int) -> np.ndarray:
+    """Copy n perf samples of rlen bytes into (n, rlen) slots laid out as
+    RingReader's runs: the record starts at +8. A sample's raw data starts
+    at +12 (8-byte perf header, u32 size), so each slot is the perf record
+    shifted by 4 bytes; the last slot borrows 4 bytes of zero padding."""
+    buf = np.empty(n * rlen + _RAW_OFF - _OUT_HDR, np.uint8)
+    buf[: n * rlen] = raw
+    buf[n * rlen :] = 0
+    return buf[_RAW_OFF - _OUT_HDR :].reshape(n, rlen)
+
+
 def parse_records(data: np.ndarray, tail: int, head: int, blocks: list[np.ndarray]) -> tuple[int, int]:
     """Walk the perf records of ring `data` (uint8, a power-of-two size)
     from position `tail` to `head`. Samples are appended to `blocks` as
-    (n, record size) uint8 copies, in ring order; a run of samples of one
-    size is checked and copied with a few numpy operations, not one by one.
-    Returns (new tail, sum of PERF_RECORD_LOST counts)."""
+    (n, record size) slots (see _slots), in ring order; a run of samples of
+    one size is checked and copied with a few numpy operations, not one by
+    one. Returns (new tail, sum of PERF_RECORD_LOST counts)."""
     size, lost, pos = len(data), 0, tail
     view = data.data
     while pos < head:
@@ -144,11 +157,11 @@ def parse_records(data: np.ndarray, tail: int, head: int, blocks: list[np.ndarra
             # The next n records, if they are all samples of this size.
             same = (block[:, :_RAW_OFF] == block[0, :_RAW_OFF]).all(axis=1)
             m = n if bool(same.all()) else int(np.argmin(same))
-            blocks.append(block[:m].copy())
+            blocks.append(_slots(data[off : off + m * rlen], m, rlen))
             pos += m * rlen
             continue
         if typ == PERF_RECORD_SAMPLE:  # wraps the end of the ring
-            blocks.append(_ring_bytes(data, pos, rlen).reshape(1, rlen).copy())
+            blocks.append(_slots(_ring_bytes(data, pos, rlen), 1, rlen))
         elif typ == PERF_RECORD_LOST:  # header, u64 id, u64 lost
             lost += int(_ring_bytes(data, pos + 16, 8).view(np.uint64)[0])
         pos += rlen
@@ -206,14 +219,17 @@ class _CpuRing:
         self.fd = -1
 
 
-def _to_ring_slots(block: np.ndarray) -> np.ndarray:
-    """(n, S) perf samples -> (n, S) slots with the raw record at +8, the
-    shape RingReader's runs have."""
-    n, s = block.shape
-    out = np.empty((n, s), np.uint8)
-    out[:, :_OUT_HDR] = 0
-    out[:, _OUT_HDR : s - (_RAW_OFF - _OUT_HDR)] = block[:, _RAW_OFF:]
-    out[:, s - (_RAW_OFF - _OUT_HDR) :] = 0
+def _stamps(slots: np.ndarray) -> np.ndarray:
+    """ts_ns of every slot, read in place (one strided, unaligned view)."""
+    n, stride = slots.shape
+    return np.ndarray((n,), "<u8", slots, _OUT_HDR + _TS_OFF, (stride,)).copy()
+
+
+def _take(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """rows[idx] for (n, S) uint8 rows, as flat bytes: one memcpy per row
+    through a void view instead of S one-byte copies."""
+    stride = rows.shape[1]
+    out: np.ndarray = np.ascontiguousarray(rows).reshape(-1).view(f"V{stride}")[idx].view(np.uint8)
     return out
 
 
@@ -238,13 +254,12 @@ class ReorderBuffer:
         return min(firsts) if firsts else None
 
     def add(self, blocks: list[np.ndarray]) -> None:
-        """Take (n, S) perf samples, in the order they were read."""
+        """Take (n, S) slots from parse_records, in the order they were read."""
         if not blocks:
             return
         stamps = []
-        for block in blocks:
-            slots = _to_ring_slots(block)
-            ts = slots[:, _OUT_HDR + _TS_OFF : _OUT_HDR + _TS_OFF + 8].copy().view("<u8").ravel()
+        for slots in blocks:
+            ts = _stamps(slots)
             self._held.setdefault(slots.shape[1], []).append((ts, slots))
             stamps.append(ts)
         order_in = np.concatenate(stamps)
@@ -263,14 +278,24 @@ class ReorderBuffer:
         ts_parts, rows_parts = [], []
         for s in strides:
             group = self._held[s]
-            ts_parts.append(np.concatenate([ts for ts, _ in group]))
-            rows_parts.append(np.concatenate([rows for _, rows in group]))
-        ts_all = np.concatenate(ts_parts)
+            ts_parts.append(np.concatenate([ts for ts, _ in group]) if len(group) > 1 else group[0][0])
+            rows_parts.append(np.concatenate([rows for _, rows in group]) if len(group) > 1 else group[0][1])
+        ts_all = np.concatenate(ts_parts) if len(ts_parts) > 1 else ts_parts[0]
+        n = len(ts_all)
+        if len(ts_parts) == 1 and bool((ts_all[1:] >= ts_all[:-1]).all()):
+            # Already in order (one CPU busy, or one record size): no sort, no gather.
+            k = max(int(np.searchsorted(ts_all, np.uint64(horizon), side="right")), n - self.max_held)
+            s, rows = strides[0], rows_parts[0]
+            self._held = {s: [(ts_all[k:], rows[k:])]} if k < n else {}
+            if k:
+                self._max_out = max(self._max_out, int(ts_all[k - 1]))
+            self.stats.held = n - k
+            return [Run(s, rows[:k].reshape(-1))] if k else []
         gid = np.concatenate([np.full(len(t), i, np.int64) for i, t in enumerate(ts_parts)])
         rid = np.concatenate([np.arange(len(t)) for t in ts_parts])
         order = np.argsort(ts_all, kind="stable")
         k = int(np.searchsorted(ts_all[order], np.uint64(horizon), side="right"))
-        k = max(k, len(order) - self.max_held)
+        k = max(k, n - self.max_held)
         runs: list[Run] = []
         if k:
             out = order[:k]
@@ -279,8 +304,8 @@ class ReorderBuffer:
             cuts = [0, *(np.flatnonzero(g[1:] != g[:-1]) + 1).tolist(), k]
             for a, b in itertools.pairwise(cuts):
                 i = int(g[a])
-                runs.append(Run(strides[i], rows_parts[i][rid[out[a:b]]].reshape(-1)))
-        kept = np.ones(len(order), bool)
+                runs.append(Run(strides[i], _take(rows_parts[i], rid[out[a:b]])))
+        kept = np.ones(n, bool)
         kept[order[:k]] = False
         self._held = {}
         start = 0
@@ -289,7 +314,7 @@ class ReorderBuffer:
             start += len(ts)
             if mask.any():
                 self._held[s] = [(ts[mask], rows[mask])]
-        self.stats.held = self.held()
+        self.stats.held = n - k
         return runs
 
     def clear(self) -> None:
