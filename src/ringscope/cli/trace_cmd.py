@@ -30,20 +30,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
-class _Stop(Exception):
-    pass
+class StopFlag:
+    """Set by SIGINT/SIGTERM. A flag rather than an exception, so a signal
+    never lands in the middle of detaching."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.set = True
 
 
 @contextmanager
-def _sigterm_stops() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Stop
-
-    old = signal.signal(signal.SIGTERM, handler)
+def stop_on_signals() -> Iterator[StopFlag]:
+    flag = StopFlag()
+    old = {sig: signal.signal(sig, flag) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield flag
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _spawn_held(cmd: list[str]) -> tuple[HeldProcess, int]:
@@ -108,13 +114,13 @@ def run(args: argparse.Namespace) -> int:
         proc, release = _spawn_held(cmd)
         session.filter = flt.with_pid(proc.pid, follow=True)
     try:
-        with session, _sigterm_stops():
+        with stop_on_signals() as stop, session:
             if proc is not None:
                 session.follow(proc.pid)
                 os.write(release, b"g")
                 os.close(release)
                 release = -1
-            return _loop(session, args, proc)
+            return _loop(session, args, proc, stop)
     finally:
         if release >= 0:
             os.close(release)
@@ -122,38 +128,38 @@ def run(args: argparse.Namespace) -> int:
             proc.reap()
 
 
-def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None) -> int:
+def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, stop: StopFlag) -> int:
     out = sys.stdout
     render = to_json if args.format == "json" else to_text
     if args.format == "text":
         out.write(text_header() + "\n")
+        out.flush()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     left = args.count
-    try:
-        while left is None or left > 0:
-            done = proc is not None and proc.poll() is not None
-            if deadline is not None and time.monotonic() >= deadline:
-                done = True
-            # After the command exits, one last drain picks up its exit.
-            lines = []
-            for item in session.poll(0 if done else 0.05):
-                rows = item.rows() if isinstance(item, Chunk) else [item.row()]
-                for row in rows:
-                    if left is not None and row["type"] != "lost":
-                        if left == 0:
-                            break
-                        left -= 1
-                    lines.append(render(row))
-            if lines:
-                out.write("\n".join(lines) + "\n")
-                out.flush()
-            if done:
-                break
-    except (KeyboardInterrupt, _Stop):
-        pass
+    shown = 0
+    while left is None or left > 0:
+        done = stop.set or (proc is not None and proc.poll() is not None)
+        if deadline is not None and time.monotonic() >= deadline:
+            done = True
+        # After the command exits, one last drain picks up its exit.
+        lines = []
+        for item in session.poll(0 if done else 0.05):
+            rows = item.rows() if isinstance(item, Chunk) else [item.row()]
+            for row in rows:
+                if left is not None and row["type"] != "lost":
+                    if left == 0:
+                        break
+                    left -= 1
+                shown += row["type"] != "lost"
+                lines.append(render(row))
+        if lines:
+            out.write("\n".join(lines) + "\n")
+            out.flush()
+        if done:
+            break
     lost = session.lost
     print(
-        f"ringscope: {session.delivered} events, lost {lost['kernel']} in the kernel, {lost['daemon']} in the daemon",
+        f"ringscope: {shown} events, lost {lost['kernel']} in the kernel, {lost['daemon']} in the daemon",
         file=sys.stderr,
     )
     return 0
