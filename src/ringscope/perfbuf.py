@@ -392,11 +392,15 @@ class PerfReader:
     def drain(self, *, flush: bool = False) -> list[Run]:
         """Read every CPU ring, then hand on, in ts order, the records whose
         reorder window has passed (all of them with flush=True)."""
+        # The horizon is taken before the rings are read: a record stamped
+        # before it was written (the window covers stamp-to-write) before we
+        # read, so it is in this batch, however long the reads themselves
+        # take or this thread is preempted between them.
+        horizon = (1 << 64) - 1 if flush else time.monotonic_ns() - self.reorder_ns
         blocks: list[np.ndarray] = []
         for ring in self._rings:
             self.stats.kernel_lost += ring.read(blocks)
         self.merge.add(blocks)
-        horizon = (1 << 64) - 1 if flush else time.monotonic_ns() - self.reorder_ns
         return self.merge.release(horizon)
 
     def close(self) -> None:
