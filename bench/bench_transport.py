@@ -257,6 +257,42 @@ def drain_ceiling(transport: str, n: int) -> float:
     return got / t * 1e9
 
 
+PACED = "import os, sys, time\nsys.stdin.buffer.read(1)\nfor _ in range({n}):\n    os.getppid()\n    time.sleep({gap})\n"
+
+
+def latency(transport: str, n: int = 2000, gap: float = 0.0005) -> tuple[float, float]:
+    """p50 and p99 of kernel timestamp -> handed on by poll(), in ms, for a
+    paced producer (~1-2k events/s): the reader's timer, plus for perfbuf
+    the reorder window."""
+    import sys
+
+    from ringscope.events.records import Chunk
+    from ringscope.filters import Filter
+    from ringscope.session import Session
+
+    code = PACED.format(n=n, gap=gap)
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+    lat: list[np.ndarray] = []
+    got = 0
+    try:
+        with Session(
+            ["syscall"], filter=Filter(pid=child.pid), syscall_id=_getppid(), transport=transport
+        ) as s:
+            assert child.stdin is not None
+            child.stdin.write(b"x")
+            child.stdin.close()
+            while got < n:
+                for item in s.poll():
+                    if isinstance(item, Chunk):
+                        now = time.monotonic_ns()
+                        lat.append(now - item.column("ts_ns").astype(np.int64))
+                        got += len(item)
+    finally:
+        child.wait(60)
+    ms = np.concatenate(lat) / 1e6
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
 def _med(values: list[float]) -> float:
     return float(statistics.median(values))
 
@@ -300,6 +336,12 @@ def run(report: Report) -> None:
     add(Figure(SECTION, "ringbuf: reader draining a full buffer", ceiling["ringbuf"], "events/s"))
     add(Figure(SECTION, "perfbuf: reader draining + merging a full buffer", ceiling["perfbuf"], "events/s",
                "ringbuf", ceiling["ringbuf"]))  # fmt: skip
+
+    # -- latency at a modest rate: what the reorder window costs ---------------------
+    for t in TRANSPORTS:
+        p50, p99 = latency(t)
+        add(Figure(SECTION, f"{t}: latency ts -> poll(), ~1.5k events/s, p99", p99, "ms",
+                   higher_is_better=False, notes=f"p50 {p50:.2f} ms"))  # fmt: skip
 
     # -- memory at the same setting ---------------------------------------------------
     for t in TRANSPORTS:
