@@ -83,6 +83,7 @@ class Result:
     span_ns: int = 0  # flood start -> last drain that found data
     drain_ns: int = 0  # no-reader runs: one reader emptying the full ring
     cpu_ns: int = 0  # the reader's CPU time (user + system) from release to the end
+    drains: int = 0  # times the reader woke up and drained
 
     @property
     def ns_per_call(self) -> float:
@@ -178,7 +179,8 @@ def c_reader(flood_exe: Path, reader_exe: Path, ring: int, wakeup: int, drain: b
             rd.kill()
             rd.wait()
     span = max(rr["t_last_ns"], fr["t1_ns"]) - fr["t0_ns"] if drain else 0
-    return Result(fr["calls"], fr["ns"], rr["delivered"], rr["lost"], span, rr["drain_ns"], rr["cpu_ns"])
+    counts = rr["delivered"], rr["lost"], span, rr["drain_ns"], rr["cpu_ns"], rr["wakeups"]
+    return Result(fr["calls"], fr["ns"], *counts)
 
 
 def ringscope_reader(flood_exe: Path, ring: int, wakeup: int, drain: bool) -> Result:
@@ -197,7 +199,7 @@ def ringscope_reader(flood_exe: Path, ring: int, wakeup: int, drain: bool) -> Re
 
     flood = Flood(flood_exe)
     affinity = os.sched_getaffinity(0)
-    delivered = lost = 0
+    delivered = lost = drains = 0
     t_last = drain_ns = 0
     try:
         session = Session(
@@ -222,6 +224,7 @@ def ringscope_reader(flood_exe: Path, ring: int, wakeup: int, drain: bool) -> Re
                 # Exited before this poll: the poll sees every event it made.
                 done = flood.done()
                 got, dropped = count(s.poll())
+                drains += 1
                 lost += dropped
                 if got:
                     delivered += got
@@ -235,7 +238,7 @@ def ringscope_reader(flood_exe: Path, ring: int, wakeup: int, drain: bool) -> Re
             flood.proc.kill()
     fr = flood.finish()
     span = max(t_last, fr["t1_ns"]) - fr["t0_ns"] if drain else 0
-    return Result(fr["calls"], fr["ns"], delivered, lost, span, drain_ns, cpu)
+    return Result(fr["calls"], fr["ns"], delivered, lost, span, drain_ns, cpu, drains)
 
 
 # The same flood through bpftrace's printf (perf-buffer output, formatted in
@@ -284,6 +287,18 @@ def bpftrace(flood_exe: Path, exe: str) -> Result:
     return Result(fr["calls"], fr["ns"], delivered, lost, fr["ns"])
 
 
+def _other_syscall_tracers() -> list[int]:
+    """Pids of other processes with BPF programs on syscall tracepoints: each
+    adds its cost to every getppid() here, so a round they overlap is slow."""
+    try:
+        out = subprocess.run(["bpftool", "-j", "perf", "list"], capture_output=True, text=True, timeout=10)
+        recs = json.loads(out.stdout or "[]")
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return []
+    names = {"sys_enter", "sys_exit", "sys_enter_getppid", "sys_exit_getppid"}
+    return sorted({r["pid"] for r in recs if r.get("tracepoint") in names and r.get("pid") != os.getpid()})
+
+
 def _cpu_ns() -> int:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return int((ru.ru_utime + ru.ru_stime) * 1e9)
@@ -330,7 +345,9 @@ def run(report: Report) -> None:
                 r.check(name)
             results[name].append(r)
         line = ", ".join(_brief(k, v[-1]) for k, v in results.items())
-        print(f"  round {i + 1}/{REPEAT}: {line}", flush=True)
+        others = _other_syscall_tracers()
+        warn = f" [other syscall tracers attached: pids {others}]" if others else ""
+        print(f"  round {i + 1}/{REPEAT}: {line}{warn}", flush=True)
     exe = shutil.which("bpftrace")
     if exe and WITH_BPFTRACE:  # once: at ~10 us a call it is slow
         r = bpftrace(flood_exe, exe)
@@ -386,6 +403,10 @@ def _figures(report: Report, results: dict[str, list[Result]]) -> None:
     cpu = {k: _best(v, lambda r: r.cpu_ns / max(r.delivered, 1)) for k, v in results.items()}
     fig("C libbpf reader: CPU per event", cpu["C reader"], "ns/event")
     fig("ringscope reader: CPU per event", cpu["ringscope"], "ns/event", "C reader", cpu["C reader"])
+    batch = {k: _best(v, lambda r: r.delivered / max(r.drains, 1), higher=True) for k, v in results.items()}
+    fig("C libbpf reader: events per wakeup", batch["C reader"], "events", higher=True)
+    fig("ringscope reader: events per poll()", batch["ringscope"], "events", "C reader", batch["C reader"],
+        higher=True)  # fmt: skip
     if lost["C reader"] or lost["ringscope"]:
         print("  note: a reader lost events, so its rate is not a lossless rate")
     if "bpftrace" in results:

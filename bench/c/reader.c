@@ -212,7 +212,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	long long cpu0 = cpu_ns();
 
-	for (int stop = 0; !stop;) {
+	long long wakeups = 0;
+	for (int stop = 0; !stop; wakeups++) {
 		struct epoll_event evs[3];
 		int n = epoll_wait(ep, evs, 3, -1);
 		if (n < 0 && errno != EINTR) {
@@ -237,8 +238,8 @@ int main(int argc, char **argv)
 		t_last = now_ns();
 	long long drain_ns = now_ns() - t0;
 	printf("{\"delivered\": %llu, \"lost\": %llu, \"t_last_ns\": %lld, \"drain_ns\": %lld, "
-	       "\"cpu_ns\": %lld}\n",
-	       delivered, kernel_drops(obj), t_last, drain_ns, cpu_ns() - cpu0);
+	       "\"cpu_ns\": %lld, \"wakeups\": %lld}\n",
+	       delivered, kernel_drops(obj), t_last, drain_ns, cpu_ns() - cpu0, wakeups);
 	rc = 0;
 out:
 	if (tfd >= 0)
