@@ -166,12 +166,12 @@ class Btf:
     def sizeof(self, type_id: int) -> int:
         info = self.resolve(type_id)
         if info.kind in (Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT):
-            return info.size_or_type
+            return int(info.size_or_type)
         if info.kind == Kind.PTR:
             return 8
         if info.kind == Kind.ARRAY:
             elem, _idx, n = struct.unpack_from("<III", self._types, info.data_off)
-            return self.sizeof(elem) * n
+            return self.sizeof(elem) * int(n)
         raise ValueError(f"type {info.name or info.id} (kind {info.kind}) has no size")
 
     def _int_signed(self, info: TypeInfo) -> bool:
@@ -184,15 +184,14 @@ class Btf:
         info = self.resolve(type_id)
         if bits:
             return Field(name, bit_off, 0, info.kind, self._int_signed(info), bitfield_bits=bits)
-        common = {"name": name, "offset": bit_off // 8, "size": self.sizeof(type_id), "type_id": info.id}
+        off, size = bit_off // 8, self.sizeof(type_id)
         if info.kind == Kind.ARRAY:
             elem, _idx, n = struct.unpack_from("<III", self._types, info.data_off)
             einfo = self.resolve(elem)
             is_char = einfo.kind == Kind.INT and einfo.name == "char"
-            return Field(
-                **common, kind=Kind.ARRAY, elem_size=self.sizeof(elem), nelems=n, is_char_array=is_char
-            )
-        return Field(**common, kind=info.kind, signed=self._int_signed(info))
+            return Field(name, off, size, Kind.ARRAY, elem_size=self.sizeof(elem), nelems=n,
+                         is_char_array=is_char, type_id=info.id)  # fmt: skip
+        return Field(name, off, size, info.kind, self._int_signed(info), type_id=info.id)
 
     def members(self, info: TypeInfo) -> list[tuple[str, int, int, int]]:
         """(name, type id, bit offset, bitfield bits) of a struct or union."""
@@ -215,7 +214,9 @@ class Btf:
         info = self.find(name, Kind.ENUM)
         out = {}
         for i in range(info.vlen):
-            name_off, val = struct.unpack_from("<Ii" if info.kind_flag else "<II", self._types, info.data_off + 8 * i)
+            name_off, val = struct.unpack_from(
+                "<Ii" if info.kind_flag else "<II", self._types, info.data_off + 8 * i
+            )
             out[self._str(name_off)] = val
         return out
 

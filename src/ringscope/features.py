@@ -68,14 +68,18 @@ def probe() -> Features:
     """Probe once per process. Needs root for the program-load probes."""
     ringbuf = probe_map_type(MAP_RINGBUF) if os.geteuid() == 0 else Path("/sys/kernel/btf/vmlinux").exists()
     return Features(
-        btf=_sysfs("btf", Path("/sys/kernel/btf/vmlinux"), "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF off)"),
+        btf=_sysfs(
+            "btf", Path("/sys/kernel/btf/vmlinux"), "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF off)"
+        ),
         tracefs=_sysfs("tracefs", TRACEFS / "events", "tracefs is not mounted at /sys/kernel/tracing"),
         ringbuf=Feature("ringbuf", ringbuf, "" if ringbuf else "BPF_MAP_TYPE_RINGBUF needs Linux 5.8"),
         tp_btf=_load_probe("tp_btf", "probe_tp_btf"),
         kprobes=_sysfs("kprobes", EVENT_SOURCES / "kprobe", "CONFIG_KPROBES is off"),
         fentry=_load_probe("fentry", "probe_fentry"),
         uprobes=_sysfs("uprobes", EVENT_SOURCES / "uprobe", "CONFIG_UPROBE_EVENTS is off"),
-        perf_events=_sysfs("perf_events", Path("/proc/sys/kernel/perf_event_paranoid"), "CONFIG_PERF_EVENTS is off"),
+        perf_events=_sysfs(
+            "perf_events", Path("/proc/sys/kernel/perf_event_paranoid"), "CONFIG_PERF_EVENTS is off"
+        ),
         hw_pmu=_sysfs("hw_pmu", EVENT_SOURCES / "cpu", "no hardware PMU (a VM without PMU passthrough)"),
     )
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import mmap
 import select
-import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +57,7 @@ class RingReader:
         self._prod_pos = np.frombuffer(self._prod, dtype=np.uint64, count=1)
         self._cons_pos = np.frombuffer(self._cons, dtype=np.uint64, count=1)
         self._data = np.frombuffer(self._prod, dtype=np.uint8, offset=_PAGE)
+        self._words = self._data.view(np.uint32)  # record headers are 8-aligned
         self._epoll = select.epoll()
         self._epoll.register(map_fd, select.EPOLLIN)
 
@@ -87,7 +87,7 @@ class RingReader:
         data, mask = self._data, self._mask
         while cons < prod:
             off = cons & mask
-            (hlen,) = struct.unpack_from("<I", data, off)
+            hlen = int(self._words[off >> 2])
             if hlen & _BUSY:
                 break  # reserved, not yet submitted: later records wait too
             stride = ((hlen & ~_DISCARD) + _HDR + 7) & ~7
@@ -110,7 +110,7 @@ class RingReader:
         if self._epoll.closed:
             return
         self._epoll.close()
-        del self._prod_pos, self._cons_pos, self._data
+        del self._prod_pos, self._cons_pos, self._data, self._words
         self._prod.close()
         self._cons.close()
 

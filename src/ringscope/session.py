@@ -13,6 +13,7 @@ Not thread-safe: one thread drives a session.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -241,11 +242,11 @@ class Session:
         events, then drain the ring: chunks of events, then any loss."""
         assert self.reader is not None and self.decoder is not None, "session is not open"
         self.reader.wait(self.drain_interval if timeout is None else timeout)
-        items: list[Item] = []
+        chunks: list[Chunk] = []
         for run in self.reader.drain():
-            items.extend(self.decoder.chunks(run))
-        self.delivered += sum(len(c) for c in items)
-        items.extend(self._losses())
+            chunks.extend(self.decoder.chunks(run))
+        self.delivered += sum(len(c) for c in chunks)
+        items: list[Item] = [*chunks, *self._losses()]
         return items
 
     def _losses(self) -> list[Lost]:
@@ -262,7 +263,9 @@ class Session:
         if self.decoder.unknown:
             n, self.decoder.unknown = self.decoder.unknown, 0
             self.lost["daemon"] += n
-            out.append(Lost(self.decoder.take_seq(), "daemon", n, time.monotonic_ns(), {"reason": "undecodable"}))
+            out.append(
+                Lost(self.decoder.take_seq(), "daemon", n, time.monotonic_ns(), {"reason": "undecodable"})
+            )
         return out
 
     def kernel_drops(self) -> dict[str, int]:
@@ -300,10 +303,8 @@ class Session:
         n = 0
         try:
             while True:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.drain_interval)
-                except TimeoutError:
-                    pass
                 wake.clear()
                 for item in self.poll(0):
                     for row in item.rows() if isinstance(item, Chunk) else [item.row()]:

@@ -49,7 +49,9 @@ def _one_line(err: str, expect: str) -> None:
 
 
 @pytest.mark.parametrize(("argv", "code", "expect"), CASES, ids=[" ".join(c[0]) for c in CASES])
-def test_bad_input_in_process(argv: list[str], code: int, expect: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_in_process(
+    argv: list[str], code: int, expect: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(argv) == code
     _one_line(capsys.readouterr().err, expect)
 
@@ -109,7 +111,9 @@ def broken_objects(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_verifier_rejection(broken_objects: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verifier_rejection(
+    broken_objects: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RINGSCOPE_BPF_DIR", str(broken_objects))
     assert main(["trace", "-e", "open", "-n", "1"]) == 1
     err = capsys.readouterr().err.splitlines()

@@ -3,6 +3,7 @@ own pid (or its own command tree), and checks the decoded fields."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -78,10 +79,8 @@ def test_open_unique_path(tmp_path: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         os.close(fd)
         missing = str(path) + ".missing"
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.open(missing, os.O_RDONLY)
-        except FileNotFoundError:
-            pass
         rows = collect(s, lambda rows: any(r.get("path") == missing for r in rows))
     mine = {r["path"]: r for r in of_type(rows, "open")}
     created = mine[str(path)]
@@ -130,7 +129,9 @@ def test_sched_switch_and_wakeup() -> None:
         ev.wait()  # sleep: we switch out, the thread wakes us
         t.join()
         time.sleep(0.01)
-        rows = collect(s, lambda rows: bool(of_type(rows, "sched_switch")) and bool(of_type(rows, "sched_wakeup")))
+        rows = collect(
+            s, lambda rows: bool(of_type(rows, "sched_switch")) and bool(of_type(rows, "sched_wakeup"))
+        )
     sw = of_type(rows, "sched_switch")
     assert any(r["prev_pid"] in (ME, t.native_id) and r["prev_comm"] for r in sw)
     assert all(r["pid"] == ME for r in sw)

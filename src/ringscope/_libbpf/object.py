@@ -156,7 +156,9 @@ class Program:
     def _attach(self, what: str, ptr: int | None) -> Link:
         if not ptr:
             err = _lib.errno() or 22
-            e = error_from_errno(f"attach {self._obj_name}:{self.name} to {what}", err, _lib.log_capture.take())
+            e = error_from_errno(
+                f"attach {self._obj_name}:{self.name} to {what}", err, _lib.log_capture.take()
+            )
             raise AttachError(str(e)) if type(e) is LoadError else e
         return Link(ptr, what)
 

@@ -18,8 +18,12 @@ def text_header() -> str:
 
 def to_text(row: dict[str, Any]) -> str:
     if row["type"] == "lost":
-        extra = " ".join(f"{k}={v}" for k, v in row.items() if k not in ("seq", "ts_ns", "type", "stage", "count"))
-        return f"{row['ts_ns'] / 1e9:>14.6f} --- LOST {row['count']} events at the {row['stage']} stage {extra}"
+        extra = " ".join(
+            f"{k}={v}" for k, v in row.items() if k not in ("seq", "ts_ns", "type", "stage", "count")
+        )
+        return (
+            f"{row['ts_ns'] / 1e9:>14.6f} --- LOST {row['count']} events at the {row['stage']} stage {extra}"
+        )
     details = " ".join(f"{k}={_fmt(v)}" for k, v in row.items() if k not in _HEAD)
     return (
         f"{row['ts_ns'] / 1e9:>14.6f} {row['cpu']:>3} {row['comm']:<16} {row['pid']:>7} {row['tid']:>7} "

@@ -38,8 +38,12 @@ def _modules() -> list[ModuleType]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ringscope", description="Linux perf/eBPF events over HTTP, with exact loss accounting.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show libbpf and verifier logs on errors")
+    parser = _Parser(
+        prog="ringscope", description="Linux perf/eBPF events over HTTP, with exact loss accounting."
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show libbpf and verifier logs on errors"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for mod in _modules():

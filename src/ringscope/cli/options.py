@@ -26,8 +26,12 @@ def parse_size(text: str) -> int:
 
 
 def add_session_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-e", "--events", default=",".join(DEFAULT_EVENTS),
-                   help=f"comma-separated events (default {','.join(DEFAULT_EVENTS)}; see `ringscope list`)")
+    p.add_argument(
+        "-e",
+        "--events",
+        default=",".join(DEFAULT_EVENTS),
+        help=f"comma-separated events (default {','.join(DEFAULT_EVENTS)}; see `ringscope list`)",
+    )
     p.add_argument("-p", "--pid", help="only this process (tgid)")
     p.add_argument("--comm", help="only tasks with this command name")
     p.add_argument("--uid", help="only this user id or name")
