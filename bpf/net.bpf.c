@@ -39,11 +39,14 @@ static __always_inline void read_addr(struct rs_sock *e, const void *uaddr)
 	if (!uaddr || bpf_probe_read_user(&sa, sizeof(sa), uaddr))
 		return;
 	e->family = sa.sin6_family;
-	e->port = bpf_ntohs(sa.sin6_port);
+	/* Only the inet families have a port where sin6_port sits (for AF_UNIX
+	 * it is the start of sun_path). */
 	if (sa.sin6_family == AF_INET) {
 		struct sockaddr_in *in = (void *)&sa;
+		e->port = bpf_ntohs(in->sin_port);
 		__builtin_memcpy(e->addr, &in->sin_addr, 4);
 	} else if (sa.sin6_family == AF_INET6) {
+		e->port = bpf_ntohs(sa.sin6_port);
 		__builtin_memcpy(e->addr, &sa.sin6_addr, 16);
 	}
 }

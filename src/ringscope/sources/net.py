@@ -7,7 +7,7 @@ import socket
 
 from .spec import EventSpec, Row
 
-_FAMILIES = {socket.AF_INET: "AF_INET", socket.AF_INET6: "AF_INET6"}
+_FAMILIES = {socket.AF_INET: "AF_INET", socket.AF_INET6: "AF_INET6", socket.AF_UNIX: "AF_UNIX"}
 
 
 def _sock(rows: list[Row]) -> None:
@@ -18,8 +18,9 @@ def _sock(rows: list[Row]) -> None:
             r["addr"] = str(ipaddress.IPv4Address(raw[:4]))
         elif fam == socket.AF_INET6:
             r["addr"] = str(ipaddress.IPv6Address(raw))
-        else:
+        else:  # AF_UNIX paths and other families are not captured
             r["addr"] = None
+            r["port"] = None
         r["family"] = _FAMILIES.get(fam, str(fam))
 
 
