@@ -1,0 +1,54 @@
+"""`ringscope record`: sample stacks into a profile file, like `perf record`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import BadInput
+from ..perf.record import record
+
+__all__ = ["DEFAULT_FILE", "register", "run"]
+
+DEFAULT_FILE = "ringscope.profile"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("record", help="sample stacks into a profile (like perf record)")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("-F", "--freq", type=int, metavar="HZ", help="samples per second (default 99)")
+    rate.add_argument("-c", "--count", type=int, metavar="PERIOD", help="sample every PERIOD events")
+    p.add_argument("-e", "--event", help="event to sample on (default: cycles, or cpu-clock without a PMU)")
+    p.add_argument("-g", "--call-graph", action="store_true", help="record kernel and user call chains")
+    p.add_argument("-p", "--pid", type=int, help="profile an existing process")
+    p.add_argument("-a", "--all-cpus", action="store_true", help="profile every CPU")
+    p.add_argument("-o", "--output", default=DEFAULT_FILE, metavar="FILE", help=f"default {DEFAULT_FILE}")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS: run and profile a command")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    argv = list(args.cmd)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if args.pid is not None and args.all_cpus:
+        raise BadInput("-p and -a are exclusive")
+    if args.pid is None and not args.all_cpus and not argv:
+        raise BadInput("nothing to profile: give -p PID, -a or -- CMD")
+    if args.duration is not None and args.duration <= 0:
+        raise BadInput("--duration must be positive")
+    profile, code = record(
+        args.event, pid=args.pid, system_wide=args.all_cpus, argv=argv or None,
+        freq=args.freq if args.freq is not None else (None if args.count else 99),
+        period=args.count, callchain=args.call_graph, duration=args.duration,
+    )  # fmt: skip
+    try:
+        profile.save(args.output)
+    except OSError as e:
+        raise BadInput(f"cannot write {args.output}: {e.strerror}") from None
+    st = profile.stats
+    lost = st.get("lost_key", 0)
+    print(f"[ ringscope record: {profile.total} samples ({lost} lost) of {profile.meta['event']}, "
+          f"{len(profile.samples)} stacks, written to {args.output} ]", file=sys.stderr)  # fmt: skip
+    return code if code is not None and code > 0 else 0

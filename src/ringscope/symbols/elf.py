@@ -1,0 +1,118 @@
+"""ELF function symbols and build ids, via pyelftools.
+
+A sampled user address is turned into a file offset with the process's
+mapping (start, pgoff); the PT_LOAD segment holding that offset turns it
+into the link-time virtual address the symbol table speaks. That one rule
+is right for PIE executables, shared libraries and fixed-address binaries.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import NoteSection, SymbolTableSection
+
+__all__ = ["ElfSymbols", "build_id"]
+
+DEBUG_ROOT = Path("/usr/lib/debug/.build-id")
+_STT_FUNC = ("STT_FUNC", "STT_GNU_IFUNC")
+
+
+def _build_id(elf: ELFFile) -> str | None:
+    for section in elf.iter_sections():
+        if not isinstance(section, NoteSection):
+            continue
+        for note in section.iter_notes():
+            if note["n_type"] == "NT_GNU_BUILD_ID":
+                return str(note["n_desc"])
+    return None
+
+
+def build_id(path: str | Path) -> str | None:
+    """The GNU build id (hex) of an ELF file, or None."""
+    try:
+        with open(path, "rb") as f:
+            return _build_id(ELFFile(f))
+    except (OSError, ELFError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class _Segment:
+    offset: int
+    filesz: int
+    vaddr: int
+
+
+class ElfSymbols:
+    """Function symbols of one ELF file (symtab, else dynsym; a separate
+    debug file found by build id is preferred). Immutable once loaded."""
+
+    def __init__(
+        self, path: str, build: str | None, segments: list[_Segment], syms: list[tuple[int, int, str]]
+    ):
+        self.path = path
+        self.build_id = build
+        self._segments = segments
+        syms.sort()
+        self._addrs = [a for a, _, _ in syms]
+        self._ends = [a + max(size, 1) for a, size, _ in syms]
+        self._names = [n for _, _, n in syms]
+
+    @staticmethod
+    def _functions(elf: ELFFile) -> list[tuple[int, int, str]]:
+        out = []
+        for name in (".symtab", ".dynsym"):
+            sec = elf.get_section_by_name(name)
+            if not isinstance(sec, SymbolTableSection):
+                continue
+            for sym in sec.iter_symbols():
+                if sym["st_info"]["type"] in _STT_FUNC and sym["st_value"] and sym.name:
+                    out.append((sym["st_value"], sym["st_size"], sym.name))
+            if out:
+                break  # symtab is a superset of dynsym
+        return out
+
+    @classmethod
+    def load(cls, path: str) -> ElfSymbols | None:
+        try:
+            with open(path, "rb") as f:
+                elf = ELFFile(f)
+                bid = _build_id(elf)
+                segs = [
+                    _Segment(s["p_offset"], s["p_filesz"], s["p_vaddr"])
+                    for s in elf.iter_segments()
+                    if s["p_type"] == "PT_LOAD"
+                ]
+                syms = cls._functions(elf)
+            debug = DEBUG_ROOT / (bid[:2] if bid else "") / f"{bid[2:] if bid else ''}.debug"
+            if bid and debug.exists():
+                with open(debug, "rb") as f:
+                    syms = cls._functions(ELFFile(f)) or syms
+        except (OSError, ELFError, ValueError):
+            return None
+        return cls(path, bid, segs, syms)
+
+    def vaddr(self, file_offset: int) -> int | None:
+        for s in self._segments:
+            if s.offset <= file_offset < s.offset + s.filesz:
+                return file_offset - s.offset + s.vaddr
+        return None
+
+    def lookup(self, vaddr: int) -> str | None:
+        i = bisect.bisect_right(self._addrs, vaddr) - 1
+        # Sized symbols must contain the address; a stripped-size one is
+        # taken as extending to the next symbol.
+        if i < 0 or (self._ends[i] <= vaddr and self._ends[i] - self._addrs[i] > 1):
+            return None
+        return self._names[i]
+
+
+@lru_cache(maxsize=256)
+def load_cached(path: str) -> ElfSymbols | None:
+    return ElfSymbols.load(path)

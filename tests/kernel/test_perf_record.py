@@ -1,0 +1,165 @@
+"""`ringscope record` + `report` on programs the test compiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from ringscope.perf.profile import Profile
+from ringscope.perf.record import record
+from ringscope.perf.report import resolve
+from tests.conftest import need
+from tests.kernel.perf_workloads import HOT_C, SYSCALLS_C, build
+from tests.unit.speedscope_schema import SCHEMA
+
+RINGSCOPE = str(Path(sys.executable).parent / "ringscope")
+HW_PMU = Path("/sys/bus/event_source/devices/cpu").exists()
+
+
+@pytest.fixture(scope="module")
+def bins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    need(shutil.which("gcc") is not None, "gcc is needed to build the workloads")
+    d = tmp_path_factory.mktemp("record")
+    # -pie explicitly: the symbolizer must undo the load offset.
+    return {"hot": build(HOT_C, d / "hot", "-pie", "-fPIE"), "sys": build(SYSCALLS_C, d / "sys")}
+
+
+@pytest.fixture(scope="module")
+def hot_profile(bins: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prof") / "hot.profile"
+    res = _run("record", "-F", "999", "-g", "-o", str(out), "--", str(bins["hot"]), "0.8")
+    assert res.returncode == 0, res.stderr
+    assert "samples" in res.stderr
+    return out
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([RINGSCOPE, *args], capture_output=True, text=True, timeout=120)
+
+
+def _top_symbol(profile: Path, *extra: str) -> str:
+    res = _run("report", "-i", str(profile), "--sort", "sym", *extra)
+    assert res.returncode == 0, res.stderr
+    rows = [ln.split() for ln in res.stdout.splitlines() if ln and not ln.startswith("#")]
+    rows = [r for r in rows if r[0].endswith("%")]
+    return rows[0][-1]
+
+
+def test_hot_function_is_top_symbol(hot_profile: Path) -> None:
+    assert _top_symbol(hot_profile) == "hot_spin"
+    prof = Profile.load(hot_profile)
+    assert prof.stats["lost_key"] == 0
+    assert prof.total >= 300  # ~0.8 s at 999 Hz, mostly on CPU
+    # call chains: hot_spin is called from main
+    stacks = [s for s in resolve(prof) if s.leaf.name == "hot_spin"]
+    assert any([f.name for f in s.frames][-2:] == ["main", "hot_spin"] for s in stacks)
+    hot_bin = next(p for p in prof.build_ids if p.endswith("/hot"))
+    assert prof.build_ids[hot_bin]  # gcc emits a build id by default
+
+
+def test_callgraph_text(hot_profile: Path) -> None:
+    res = _run("report", "-i", str(hot_profile), "-g", "-n", "1")
+    assert res.returncode == 0
+    assert "hot_spin" in res.stdout and "main" in res.stdout and "|--" in res.stdout
+
+
+def test_without_callchain_still_finds_hot_function(bins: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "flat.profile"
+    res = _run("record", "-F", "499", "-o", str(out), "--", str(bins["hot"]), "0.5")
+    assert res.returncode == 0, res.stderr
+    assert _top_symbol(out) == "hot_spin"
+
+
+def test_kernel_symbols_for_syscall_workload(bins: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "sys.profile"
+    res = _run("record", "-F", "999", "-g", "-o", str(out), "--", str(bins["sys"]), "0.6")
+    assert res.returncode == 0, res.stderr
+    rep = _run("report", "-i", str(out), "--sort", "dso")
+    kernel_pct = next(
+        float(ln.split()[0].rstrip("%")) for ln in rep.stdout.splitlines() if "[kernel.kallsyms]" in ln
+    )
+    assert kernel_pct > 50, rep.stdout
+    folded = _run("report", "-i", str(out), "--format", "folded").stdout
+    assert "do_syscall_64_[k]" in folded or "x64_sys_call_[k]" in folded
+    assert any(name in folded for name in ("read_zero", "ksys_read", "vfs_read", "__x64_sys_read"))
+
+
+def test_folded_speedscope_svg(hot_profile: Path) -> None:
+    folded = _run("report", "-i", str(hot_profile), "--format", "folded").stdout
+    total = 0
+    for line in folded.splitlines():
+        stack, count = line.rsplit(" ", 1)
+        assert all(stack.split(";")) and " " not in stack
+        total += int(count)
+    assert total == Profile.load(hot_profile).total
+    doc = json.loads(_run("report", "-i", str(hot_profile), "--format", "speedscope").stdout)
+    jsonschema.validate(doc, SCHEMA)
+    svg = _run("report", "-i", str(hot_profile), "--format", "svg").stdout
+    assert "hot_spin" in svg
+    ET.fromstring(svg)
+
+
+def test_pid_and_system_wide(bins: dict[str, Path]) -> None:
+    with subprocess.Popen([str(bins["hot"]), "3"]) as proc:
+        try:
+            time.sleep(0.2)
+            prof, code = record(pid=proc.pid, freq=499, callchain=True, duration=0.5)
+        finally:
+            proc.kill()
+    assert code is None and prof.total > 50
+    assert {s.pid for s in prof.samples} == {proc.pid}
+    assert any(s.leaf.name == "hot_spin" for s in resolve(prof))
+    prof, _ = record(system_wide=True, freq=99, argv=["sleep", "0.3"])
+    assert prof.total > 0 and prof.meta["target"] == "system wide"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "msg"),
+    [
+        (["record", "-e", "nosuchevent", "--", "true"], 2, "unknown event"),
+        (["record", "-p", "999999999"], 2, "no such process"),
+        (["record", "-e", "sched:sched_switch", "--", "true"], 2, "cannot sample on tracepoint"),
+        (["record", "-F", "0", "--", "true"], 2, "positive"),
+        (["record"], 2, "nothing to profile"),
+        (["report", "-i", "/nonexistent/profile"], 2, "cannot read profile"),
+        (["report", "--sort", "bogus"], 2, "--sort"),
+    ],
+)
+def test_bad_input(args: list[str], code: int, msg: str) -> None:
+    res = _run(*args)
+    assert res.returncode == code, res.stderr
+    assert msg in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_unsupported_hw_event() -> None:
+    if HW_PMU:
+        pytest.skip("this machine has a hardware PMU")
+    res = _run("record", "-e", "cycles", "--", "true")
+    assert res.returncode == 1
+    assert "not supported" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_corrupt_profile(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.profile"
+    bad.write_text('{"format": "ringscope-profile", "version": 1, "samples": [')
+    res = _run("report", "-i", str(bad))
+    assert res.returncode == 2 and "corrupt profile" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_non_root(tmp_path: Path) -> None:
+    need(shutil.which("setpriv") is not None, "setpriv (util-linux) drops privileges")
+    res = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", RINGSCOPE, "record",
+         "-o", str(tmp_path / "x"), "--", "true"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": "/tmp"},
+    )  # fmt: skip
+    assert res.returncode == 1 and "needs root" in res.stderr and res.stderr.count("\n") == 1
