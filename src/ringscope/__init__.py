@@ -1,0 +1,37 @@
+"""ringscope: Linux kernel events over HTTP and from Python, with exact loss
+accounting, plus perf-style counting and profiling.
+
+    from ringscope import Session, Filter
+
+    with Session(["exec", "open"], filter=Filter(pid=1234)) as s:
+        for event in s.events(limit=10):
+            print(event["type"], event["comm"])
+"""
+
+from .errors import (
+    AttachError,
+    BadInput,
+    LoadError,
+    NotSupported,
+    PermissionDenied,
+    RingscopeError,
+    VerifierError,
+)
+from .events.records import Chunk, Lost
+from .filters import Filter
+from .session import Session
+
+__all__ = [
+    "AttachError",
+    "BadInput",
+    "Chunk",
+    "Filter",
+    "LoadError",
+    "Lost",
+    "NotSupported",
+    "PermissionDenied",
+    "RingscopeError",
+    "Session",
+    "VerifierError",
+]
+__version__ = "0.1.0"

@@ -299,7 +299,8 @@ class Session:
         assert self.reader is not None
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
-        loop.add_reader(self.reader.fileno(), wake.set)
+        fd = self.reader.fileno()  # kept: the session may be closed before we are finalised
+        loop.add_reader(fd, wake.set)
         n = 0
         try:
             while True:
@@ -314,4 +315,4 @@ class Session:
                             if limit is not None and n >= limit:
                                 return
         finally:
-            loop.remove_reader(self.reader.fileno())
+            loop.remove_reader(fd)

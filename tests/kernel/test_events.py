@@ -151,3 +151,15 @@ def test_syscall_id_return_and_duration() -> None:
     for r in calls:
         assert (r["id"], r["name"], r["ret"]) == (nr, "getppid", os.getppid())
         assert 0 < r["duration_ns"] < 10e6
+
+
+async def test_async_iterator(tmp_path: Path) -> None:
+    path = str(tmp_path / "async")
+    with Session(["open"], filter=Filter(pid=ME)) as s:
+        open(path, "w").close()
+        agen = s.aevents()
+        async with contextlib.aclosing(agen):
+            async for ev in agen:
+                if ev["path"] == path:
+                    break
+    assert ev["type"] == "open" and ev["pid"] == ME and ev["ret"] >= 0
