@@ -81,20 +81,19 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def encode_rows(rows: list[dict[str, Any]]) -> list[bytes]:
-    """JSON lines (each ending in a newline) for rows that all start with "seq".
+def encode_rows(rows: list[dict[str, Any]]) -> bytes:
+    """NDJSON (one object per line, newline-terminated) for rows that all
+    start with "seq".
 
     One orjson call per chunk: per-call overhead dominates for small objects
-    (a CPUID-trapping feature check in this VM makes it ~2 us). The list is
-    split back into objects at `},{"seq":` - unambiguous, because a quote
-    inside a JSON string is always escaped, so that byte sequence can only
-    occur between two top-level rows."""
+    (a CPUID-trapping feature check in this VM makes it ~2 us). The array is
+    turned into lines by replacing `},{"seq":` with `}\n{"seq":` - which is
+    unambiguous, because a quote inside a JSON string is always escaped, so
+    that byte sequence can only occur between two top-level rows."""
     if not rows:
-        return []
+        return b""
     blob = orjson.dumps(rows, default=_json_default)
-    parts = blob[2:-2].split(b'},{"seq":')
-    first = b"{" + parts[0] + b"}\n"
-    return [first, *(b'{"seq":' + p + b"}\n" for p in parts[1:])]
+    return blob[1:-1].replace(b'},{"seq":', b'}\n{"seq":') + b"\n"
 
 
 class Block:
@@ -123,21 +122,24 @@ class Block:
     def last_seq(self) -> int:
         return self.seq0 + self.count - 1
 
-    def lines(self) -> list[bytes]:
-        """One newline-terminated JSON object per item, made on first use."""
-        if self._lines is None:
-            if self.chunk is not None:
-                self._lines = encode_rows(self.chunk.rows())
-            else:
-                assert self.lost is not None
-                self._lines = [orjson.dumps(self.lost.row(), default=_json_default) + b"\n"]
-        return self._lines
-
     def ndjson(self) -> bytes:
+        """Every item as NDJSON, made on first use and shared."""
         blob: bytes | None = self.cache.get("ndjson")
         if blob is None:
-            blob = self.cache["ndjson"] = b"".join(self.lines())
+            if self.chunk is not None:
+                blob = encode_rows(self.chunk.rows())
+            else:
+                assert self.lost is not None
+                blob = orjson.dumps(self.lost.row(), default=_json_default) + b"\n"
+            self.cache["ndjson"] = blob
         return blob
+
+    def lines(self) -> list[bytes]:
+        """One JSON object per item, without newline (for partial views,
+        SSE and WebSocket frames)."""
+        if self._lines is None:
+            self._lines = self.ndjson()[:-1].split(b"\n")
+        return self._lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +182,7 @@ class View:
         if self.idx is None:
             return self.block.ndjson()
         lines = self.block.lines()
-        return b"".join([lines[i] for i in self.idx.tolist()])
+        return b"\n".join([lines[i] for i in self.idx.tolist()]) + b"\n"
 
 
 @dataclass(slots=True)
@@ -433,6 +435,20 @@ class Subscriber:
 
 # -- the hub ------------------------------------------------------------------
 
+IDLE_INTERVAL = 0.25  # seconds between polls with no subscribers
+BLOCK_MAX = 2048  # events per Block: bounds the loop time one encode takes, and its memory
+
+
+def _split(items: list[Item]) -> Iterator[Item]:
+    """Big chunks (a full ring drained at once) become blocks of BLOCK_MAX,
+    so writers interleave with encoding instead of waiting for all of it."""
+    for item in items:
+        if isinstance(item, Chunk) and len(item) > BLOCK_MAX:
+            for i in range(0, len(item), BLOCK_MAX):
+                yield Chunk(item.layout, item.spec, item.seq0 + i, item.records[i : i + BLOCK_MAX])
+        else:
+            yield item
+
 
 class Hub:
     """Fans the session's stream out to subscribers. Owns no kernel objects
@@ -491,6 +507,7 @@ class Hub:
             self._replay_into(sub, resume_after)
         self.subscribers[sub.id] = sub
         self.update_demand()
+        self._wake.set()  # leave the idle poll interval now
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
@@ -568,8 +585,12 @@ class Hub:
         loop.add_reader(fd, self._wake.set)
         try:
             while True:
+                # Nobody listening means the kernel filter lets nothing
+                # through: no need to poll the ring every millisecond.
+                idle = not self.subscribers
+                timeout = IDLE_INTERVAL if idle else self.session.drain_interval
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.session.drain_interval)
+                    await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()
                 self.pump()
         finally:
@@ -581,7 +602,7 @@ class Hub:
         items = self.session.poll(0)
         self.polls += 1
         n = 0
-        for item in items:
+        for item in _split(items):
             block = Block(item)
             if block.is_event:
                 n += block.count

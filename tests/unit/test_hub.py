@@ -84,9 +84,21 @@ def test_encode_rows_round_trips_hostile_strings() -> None:
         {"seq": 2, "type": "open", "path": 'q"\\\n\x01é'},
         {"seq": 3, "raw": b"\x00\xff"},
     ]
-    lines = encode_rows(rows)
+    blob = encode_rows(rows)
+    assert blob.endswith(b"\n")
+    lines = blob.splitlines()
     assert [json.loads(line) for line in lines] == [rows[0], rows[1], {"seq": 3, "raw": "00ff"}]
-    assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
+
+
+def test_big_chunks_become_bounded_blocks(fake: FakeSession, hub: Hub) -> None:
+    from ringscope.hub import BLOCK_MAX
+
+    s = hub.subscribe(ClientFilter())
+    fake.chunk(BLOCK_MAX * 2 + 5)
+    hub.pump()
+    got = s.take()
+    assert [len(v) for v in got] == [BLOCK_MAX, BLOCK_MAX, 5]  # type: ignore[arg-type]
+    assert seqs(got) == list(range(BLOCK_MAX * 2 + 5))
 
 
 def test_each_client_gets_only_its_events_and_bytes_are_shared(fake: FakeSession, hub: Hub) -> None:

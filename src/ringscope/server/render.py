@@ -28,7 +28,7 @@ def _sse_lines(view: View) -> list[bytes]:
         t = block.type.encode()
         seq0 = block.seq0
         lines = block.cache["sse"] = [
-            b"id: %d\nevent: %s\ndata: %s\n" % (seq0 + i, t, line) for i, line in enumerate(block.lines())
+            b"id: %d\nevent: %s\ndata: %s\n\n" % (seq0 + i, t, line) for i, line in enumerate(block.lines())
         ]
     return lines
 
@@ -50,7 +50,9 @@ def sse(entries: Sequence[Entry], batch: int) -> bytes:
             if isinstance(e, View):
                 out.extend(_sse_events(e))
             else:
-                out.append(b"id: %d\nevent: lost\ndata: %s\n" % (e.last_seq, _loss_line(e)))
+                out.append(
+                    b"id: %d\nevent: lost\ndata: %s\n" % (e.last_seq, _loss_line(e))
+                )  # line ends in \n
         return b"".join(out)
     return b"".join(
         b"id: %d\nevent: %s\ndata: %s\n\n" % (last, name.encode(), body)
@@ -67,7 +69,7 @@ def _items(entries: Sequence[Entry]) -> Iterator[tuple[str, int, bytes]]:
         lines = e.block.lines()
         seq0, t = e.block.seq0, e.block.type
         for i in e.positions():
-            yield t, seq0 + i, lines[i][:-1]
+            yield t, seq0 + i, lines[i]
 
 
 def _arrays(entries: Sequence[Entry], batch: int) -> Iterator[tuple[str, int, bytes]]:
