@@ -84,6 +84,7 @@ class Result:
     drain_ns: int = 0  # no-reader runs: one reader emptying the full ring
     cpu_ns: int = 0  # the reader's CPU time (user + system) from release to the end
     drains: int = 0  # times the reader woke up and drained
+    misses: int = 0  # program runs the kernel skipped (another BPF program busy on that CPU)
 
     @property
     def ns_per_call(self) -> float:
@@ -97,11 +98,11 @@ class Result:
     def drain_rate(self) -> float:
         return self.delivered / self.drain_ns * 1e9 if self.drain_ns else 0.0
 
-    def check(self, name: str) -> None:
-        if self.delivered + self.lost != self.calls:
-            raise AssertionError(
-                f"{name}: produced {self.calls} != delivered {self.delivered} + lost {self.lost}"
-            )
+    def mismatch(self, name: str) -> str | None:
+        if self.delivered + self.lost == self.calls:
+            return None
+        return (f"{name}: produced {self.calls} != delivered {self.delivered} + lost {self.lost}"
+                f" (program runs skipped by the kernel: {self.misses})")  # fmt: skip
 
 
 # -- build -------------------------------------------------------------------
@@ -179,7 +180,7 @@ def c_reader(flood_exe: Path, reader_exe: Path, ring: int, wakeup: int, drain: b
             rd.kill()
             rd.wait()
     span = max(rr["t_last_ns"], fr["t1_ns"]) - fr["t0_ns"] if drain else 0
-    counts = rr["delivered"], rr["lost"], span, rr["drain_ns"], rr["cpu_ns"], rr["wakeups"]
+    counts = rr["delivered"], rr["lost"], span, rr["drain_ns"], rr["cpu_ns"], rr["wakeups"], rr["misses"]
     return Result(fr["calls"], fr["ns"], *counts)
 
 
@@ -232,13 +233,14 @@ def ringscope_reader(flood_exe: Path, ring: int, wakeup: int, drain: bool) -> Re
                 if done:
                     break
             cpu = _cpu_ns() - cpu0
+            misses = _prog_misses()
     finally:
         os.sched_setaffinity(0, affinity)
         if not flood.done():
             flood.proc.kill()
     fr = flood.finish()
     span = max(t_last, fr["t1_ns"]) - fr["t0_ns"] if drain else 0
-    return Result(fr["calls"], fr["ns"], delivered, lost, span, drain_ns, cpu, drains)
+    return Result(fr["calls"], fr["ns"], delivered, lost, span, drain_ns, cpu, drains, misses)
 
 
 # The same flood through bpftrace's printf (perf-buffer output, formatted in
@@ -299,6 +301,20 @@ def _other_syscall_tracers() -> list[int]:
     return sorted({r["pid"] for r in recs if r.get("tracepoint") in names and r.get("pid") != os.getpid()})
 
 
+def _prog_misses() -> int:
+    """recursion_misses summed over this process's BPF programs (fdinfo)."""
+    total = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:bpf-prog":
+                continue
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("recursion_misses:"))
+        except OSError:
+            continue
+    return total
+
+
 def _cpu_ns() -> int:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return int((ru.ru_utime + ru.ru_stime) * 1e9)
@@ -338,11 +354,13 @@ def run(report: Report) -> None:
         "ringscope drop path": lambda: ringscope_reader(flood_exe, RING, WAKEUP, drain=False),
     }
     results: dict[str, list[Result]] = {k: [] for k in scenarios}
+    mismatches: list[str] = []
     for i in range(REPEAT):  # interleaved, so drift on a shared VM hits all alike
         for name, fn in scenarios.items():
             r = fn()
-            if name != "untraced":
-                r.check(name)
+            if name != "untraced" and (bad := r.mismatch(name)):
+                print(f"  ACCOUNTING MISMATCH {bad}", flush=True)
+                mismatches.append(bad)
             results[name].append(r)
         line = ", ".join(_brief(k, v[-1]) for k, v in results.items())
         others = _other_syscall_tracers()
@@ -362,6 +380,8 @@ def run(report: Report) -> None:
             + ")"
         )
     _figures(report, results)
+    if mismatches:  # after the figures, so a run still shows them
+        raise AssertionError("reader bench: events unaccounted for: " + "; ".join(mismatches))
 
 
 def _brief(name: str, r: Result) -> str:
@@ -407,6 +427,8 @@ def _figures(report: Report, results: dict[str, list[Result]]) -> None:
     fig("C libbpf reader: events per wakeup", batch["C reader"], "events", higher=True)
     fig("ringscope reader: events per poll()", batch["ringscope"], "events", "C reader", batch["C reader"],
         higher=True)  # fmt: skip
+    skipped = sum(r.misses for v in results.values() for r in v)
+    fig("program runs skipped by the kernel (all runs)", skipped, "runs", runs=1)
     if lost["C reader"] or lost["ringscope"]:
         print("  note: a reader lost events, so its rate is not a lossless rate")
     if "bpftrace" in results:

@@ -115,6 +115,23 @@ static unsigned long long kernel_drops(struct bpf_object *obj)
 	return total;
 }
 
+/* Program runs the kernel skipped because another BPF program was already
+ * running on that CPU (bpf_prog_active): those events were never produced
+ * and no ring drop counter sees them. */
+static unsigned long long recursion_misses(struct bpf_object *obj)
+{
+	unsigned long long total = 0;
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			total += info.recursion_misses;
+	}
+	return total;
+}
+
 static int fail(const char *what, int err)
 {
 	fprintf(stderr, "reader: %s: %s\n", what, strerror(err < 0 ? -err : err));
@@ -238,8 +255,9 @@ int main(int argc, char **argv)
 		t_last = now_ns();
 	long long drain_ns = now_ns() - t0;
 	printf("{\"delivered\": %llu, \"lost\": %llu, \"t_last_ns\": %lld, \"drain_ns\": %lld, "
-	       "\"cpu_ns\": %lld, \"wakeups\": %lld}\n",
-	       delivered, kernel_drops(obj), t_last, drain_ns, cpu_ns() - cpu0, wakeups);
+	       "\"cpu_ns\": %lld, \"wakeups\": %lld, \"misses\": %llu}\n",
+	       delivered, kernel_drops(obj), t_last, drain_ns, cpu_ns() - cpu0, wakeups,
+	       recursion_misses(obj));
 	rc = 0;
 out:
 	if (tfd >= 0)
