@@ -375,7 +375,7 @@ def run(report: Report) -> None:
         for t in TRANSPORTS:
             r = burst[t]
             name = f"{t}: burst {label}, {BURST_SIZE >> 20} MiB, delivered"
-            note = f"lost {r.lost} of {r.calls}"
+            note = f"lost {r.lost} of {r.calls}; producer {r.ns_per_call:.0f} ns/call"
             if t == "perfbuf":  # written only before a later sample on that CPU
                 note += f"; PERF_RECORD_LOST seen {r.perf_lost}"
             add(Figure(SECTION, name, r.delivered, "events", notes=note))
