@@ -285,6 +285,7 @@ def bpftrace(flood_exe: Path, exe: str) -> Result:
             flood.proc.kill()
             flood.proc.wait()
     text = out.read_bytes()
+    out.unlink()  # ~12 bytes an event
     delivered = sum(1 for line in text.splitlines() if line[:1].isdigit())
     lost = sum(int(n) for n in re.findall(rb"Lost (\d+) events", text))
     # Its reader keeps pace with a producer it slows down this much, so the
