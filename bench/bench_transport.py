@@ -132,7 +132,9 @@ def _unordered(ts: np.ndarray, prior: int) -> tuple[int, int]:
     return int(np.count_nonzero(ts < run_max[:-1])), int(run_max[-1])
 
 
-def traced(transport: str, cpus: list[int], n: int, size: int, *, stall: bool = False) -> Run:
+def traced(
+    transport: str, cpus: list[int], n: int, size: int, *, stall: bool = False, wakeup: int | None = None
+) -> Run:
     """Floods on `cpus` (n calls each) traced through `transport`. With
     stall=True the reader sleeps until the floods end, then drains."""
     from ringscope.events.records import Chunk, Lost
@@ -147,8 +149,9 @@ def traced(transport: str, cpus: list[int], n: int, size: int, *, stall: bool = 
     flt = Filter(pid=floods[0].pid) if len(floods) == 1 else Filter(comm=COMM)
     try:
         with Session(
-            ["syscall"], filter=flt, ring_size=size, syscall_id=_getppid(), transport=transport
-        ) as s:
+            ["syscall"], filter=flt, ring_size=size, syscall_id=_getppid(), transport=transport,
+            wakeup_bytes=wakeup,
+        ) as s:  # fmt: skip
             os.sched_setaffinity(0, {READER_CPU})
             t0 = time.monotonic_ns()
             for f in floods:
@@ -332,6 +335,21 @@ def run(report: Report) -> None:
     for t in TRANSPORTS:
         add(Figure(SECTION, f"{t}: delivered, lossless run", rate[t], "events/s",
                    notes=f"lost {lost[t]} over {REPEAT} runs"))  # fmt: skip
+    # The kernel side alone: reader stalled, buffer big enough, no wakeups.
+    quiet: dict[str, list[float]] = {t: [] for t in TRANSPORTS}
+    quiet_n, quiet_size = 200_000, 1 << 26
+    for _ in range(2 * REPEAT):
+        for t in TRANSPORTS:
+            r = traced(t, [PRODUCER_CPU], quiet_n, quiet_size, stall=True, wakeup=quiet_size)
+            r.check()
+            assert r.lost == 0
+            quiet[t].append(r.ns_per_call)
+    qn = {t: _med(quiet[t]) for t in TRANSPORTS}
+    for t in TRANSPORTS:
+        add(Figure(SECTION, f"{t}: ns per traced call, reader stalled", qn[t], "ns", "untraced", b,
+                   higher_is_better=False, notes="kernel side only: no drain, no wakeup, no drop"))  # fmt: skip
+    add(Figure(SECTION, "perfbuf vs ringbuf: kernel side only", qn["perfbuf"], "ns", "ringbuf", qn["ringbuf"],
+               higher_is_better=False))  # fmt: skip
     ceiling = {t: _med([drain_ceiling(t, N) for _ in range(REPEAT)]) for t in TRANSPORTS}
     add(Figure(SECTION, "ringbuf: reader draining a full buffer", ceiling["ringbuf"], "events/s"))
     add(Figure(SECTION, "perfbuf: reader draining + merging a full buffer", ceiling["perfbuf"], "events/s",
