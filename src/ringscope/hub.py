@@ -476,6 +476,7 @@ class Hub:
         self.polls = 0
         self.batch_sizes: deque[int] = deque(maxlen=4096)  # events per drain, for /metrics
         self.started = time.time()
+        self.error: str | None = None  # set if the reader task died
         self.update_demand()
 
     @classmethod
@@ -593,6 +594,12 @@ class Hub:
                     await asyncio.wait_for(self._wake.wait(), timeout)
                 self._wake.clear()
                 self.pump()
+        except Exception as e:
+            # A dead reader must not leave streams hanging: end them, saying why.
+            self.error = f"reader failed: {e}"
+            for sub in self.subscribers.values():
+                sub.close(self.error)
+            raise
         finally:
             loop.remove_reader(fd)
 
@@ -646,7 +653,8 @@ class Hub:
         """Stop reading and close every stream with `reason`."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A reader that died has already said why (self.error).
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
         for sub in self.subscribers.values():
@@ -666,6 +674,7 @@ class Hub:
         client_lost = self.client_dropped_total + sum(s.dropped for s in self.subscribers.values())
         oldest = self._replay[0].seq0 if self._replay else None
         return {
+            "reader_error": self.error,
             "kernel_filter": self.kernel_filter,
             "produced": dict(self.produced),
             "delivered": dict(self.delivered),

@@ -242,3 +242,25 @@ def test_subscriber_counters_in_status(hub: Hub) -> None:
     s: Subscriber = hub.subscribe(ClientFilter(types=frozenset({"open"})), kind="sse", peer="127.0.0.1")
     st = hub.status()["clients"][0]
     assert st["id"] == s.id and st["filter"]["types"] == ["open"] and st["kind"] == "sse"
+
+
+async def test_a_dead_reader_ends_every_stream(fake: FakeSession, hub: Hub) -> None:
+    import asyncio
+    import os
+
+    r, w = os.pipe()
+    try:
+        hub.fd = r
+        s = hub.subscribe(ClientFilter())
+
+        def boom(timeout: float | None = None) -> list[Item]:
+            raise RuntimeError("ring gone")
+
+        fake.poll = boom  # type: ignore[method-assign]
+        hub.start()
+        await asyncio.wait_for(s.wait(None), 2)
+        assert s.closed == "reader failed: ring gone" and hub.error == s.closed
+        await hub.stop()  # already reported: stopping does not raise again
+    finally:
+        os.close(r)
+        os.close(w)

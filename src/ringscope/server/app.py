@@ -30,6 +30,9 @@ STATIC = Path(str(files("ringscope.server") / "static"))
 
 
 async def healthz(request: web.Request) -> web.Response:
+    error = request.app[STATE].hub.error
+    if error is not None:
+        return web.json_response({"ok": False, "error": error}, status=503)
     return web.json_response({"ok": True})
 
 
