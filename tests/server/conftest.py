@@ -58,9 +58,17 @@ def open_session(**kw: Any) -> Session:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
+def client_queue() -> int:
+    """Events queued per client; a module overrides it with its own fixture."""
+    return 4096
+
+
+@pytest.fixture
+async def server(client_queue: int) -> AsyncIterator[Server]:
     with open_session() as session:
-        state = ServerState(hub=Hub.for_session(session), session=session, keepalive=0.5, client_queue=4096)
+        state = ServerState(
+            hub=Hub.for_session(session), session=session, keepalive=0.5, client_queue=client_queue
+        )
         runner, url = await make_runner(state)
         async with aiohttp.ClientSession() as http:
             yield Server(url, state, http)
