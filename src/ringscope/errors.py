@@ -58,6 +58,10 @@ def error_from_errno(what: str, err: int, log: str = "") -> RingscopeError:
     """Map an errno from a kernel operation to the matching error class."""
     text = f"{what}: {os.strerror(err)}"
     if err in (_errno.EPERM, _errno.EACCES):
+        if os.geteuid() == 0:
+            # Refused to root too: lockdown, or a feature the kernel lacks
+            # (fentry without BPF trampolines fails this way).
+            return NotSupported(f"{text} (refused even to root: kernel lockdown or a missing feature)")
         return PermissionDenied(f"{text} (needs root or CAP_BPF/CAP_PERFMON)")
     if err in (_errno.EOPNOTSUPP, _errno.ENOTSUP, _errno.ENOSYS, _errno.ENODEV):
         return NotSupported(f"{text} (not supported by this kernel)")
