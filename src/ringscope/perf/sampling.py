@@ -171,6 +171,10 @@ class Profiler:
             out[name.removeprefix("RS_PROF_").lower()] = sum(struct.unpack("<Q", v)[0] for v in per_cpu)
         return out
 
+    def lost(self) -> int:
+        """Samples dropped so far because the counts map was full."""
+        return self._stats().get("lost_key", 0)
+
     def _stack(self, stack_id: int, cache: dict[int, list[int]]) -> list[int]:
         if stack_id < 0:
             return []
