@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import errno
+import json
 import struct
+from pathlib import Path
 
 import pytest
 
+from ringscope.btf import Btf
 from ringscope.errors import BadInput
+from ringscope.perf import attr as attr_mod
 from ringscope.perf import syscall
 from ringscope.perf.attr import PerfEventAttr, attr_layout, constants
 from ringscope.perf.events import parse_event, parse_events
@@ -70,3 +74,20 @@ def test_parse_events() -> None:
 def test_parse_events_rejects(bad: str) -> None:
     with pytest.raises(BadInput):
         parse_events([bad])
+
+
+def test_cached_layout_equals_fresh_btf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = attr_mod._derive(Btf.vmlinux())
+    assert fresh["size"] == attr_layout().size
+    assert {k: v.bit_offset for k, v in attr_layout().fields.items()} == {
+        k: off for k, (off, _bits) in fresh["fields"].items()
+    }
+    assert fresh["constants"] == constants()
+    # A cold cache (new kernel, new BTF) derives and writes it.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    attr_mod._derived.cache_clear()
+    try:
+        assert attr_mod._derived() == json.loads(json.dumps(fresh))
+        assert list((tmp_path / "ringscope").glob("perf-btf-*.json"))
+    finally:
+        attr_mod._derived.cache_clear()

@@ -10,11 +10,17 @@ from /sys/kernel/btf/vmlinux; nothing here is a hand-written offset.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import struct
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import Any
 
-from ..btf import Btf, Kind
+from ..btf import VMLINUX, Btf, Kind
 from ..errors import NotSupported
 
 __all__ = ["AttrLayout", "PerfEventAttr", "attr_layout", "constants", "vmlinux_btf"]
@@ -26,6 +32,12 @@ def vmlinux_btf() -> Btf:
         return Btf.vmlinux()
     except OSError as e:
         raise NotSupported(f"read kernel BTF: {e.strerror} (CONFIG_DEBUG_INFO_BTF off?)") from None
+
+
+_ENUMS = (
+    "perf_type_id", "perf_hw_id", "perf_sw_ids", "perf_hw_cache_id", "perf_hw_cache_op_id",
+    "perf_hw_cache_op_result_id", "perf_event_sample_format", "perf_event_read_format",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -60,22 +72,54 @@ def layout_from_btf(btf: Btf) -> AttrLayout:
     return AttrLayout(info.size_or_type, fields)
 
 
+def _cache_file(btf_bytes: bytes) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "ringscope" / f"perf-btf-{hashlib.sha1(btf_bytes).hexdigest()}.json"
+
+
+def _derive(btf: Btf) -> dict[str, Any]:
+    layout = layout_from_btf(btf)
+    consts: dict[str, int] = {}
+    for enum in _ENUMS:
+        consts.update(btf.enum_values(enum))
+    fields = {f.name: [f.bit_offset, f.bits] for f in layout.fields.values()}
+    return {"size": layout.size, "fields": fields, "constants": consts}
+
+
+@cache
+def _derived() -> dict[str, Any]:
+    """Layout and constants from vmlinux BTF. Parsing all of vmlinux BTF in
+    Python takes ~0.3 s, most of `ringscope stat`'s start-up, so the few
+    values derived from it are cached per BTF content (its SHA-1: a new
+    kernel is a new key; no stale entry can match)."""
+    try:
+        raw = VMLINUX.read_bytes()
+    except OSError as e:
+        raise NotSupported(f"read kernel BTF: {e.strerror} (CONFIG_DEBUG_INFO_BTF off?)") from None
+    path = _cache_file(raw)
+    with contextlib.suppress(OSError, ValueError):
+        doc: dict[str, Any] = json.loads(path.read_text())
+        return doc
+    doc = _derive(Btf(raw))
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(doc))
+        tmp.replace(path)
+    return doc
+
+
 @cache
 def attr_layout() -> AttrLayout:
-    return layout_from_btf(vmlinux_btf())
+    d = _derived()
+    fields = {name: AttrField(name, off, bits) for name, (off, bits) in d["fields"].items()}
+    return AttrLayout(int(d["size"]), fields)
 
 
 @cache
 def constants() -> dict[str, int]:
     """PERF_* enum constants of this kernel, by name."""
-    btf = vmlinux_btf()
-    out: dict[str, int] = {}
-    for enum in (
-        "perf_type_id", "perf_hw_id", "perf_sw_ids", "perf_hw_cache_id", "perf_hw_cache_op_id",
-        "perf_hw_cache_op_result_id", "perf_event_sample_format", "perf_event_read_format",
-    ):  # fmt: skip
-        out.update(btf.enum_values(enum))
-    return out
+    return {str(k): int(v) for k, v in _derived()["constants"].items()}
 
 
 class PerfEventAttr:
