@@ -242,3 +242,11 @@ async def test_status_healthz_and_metrics(server: Server) -> None:
     assert "ringscope_ring_fill_ratio" in text
     assert "ringscope_reader_batch_events_bucket" in text
     assert "ringscope_kernel_drops" in text and "ringscope_daemon_drops_total" in text
+
+
+async def test_ndjson_batch_sets_events_per_chunk(server: Server) -> None:
+    async with server.http.get(server.url + f"/events.ndjson?types=open&pid={ME}&limit=4&batch=2") as r:
+        paths = touch_paths(4)
+        body = await asyncio.wait_for(r.read(), 5)
+    rows = ndjson(body)
+    assert [row.get("path") for row in rows[:4]] == paths and rows[4]["type"] == "end"

@@ -264,3 +264,15 @@ async def test_a_dead_reader_ends_every_stream(fake: FakeSession, hub: Hub) -> N
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_ndjson_chunks_split_views_at_batch(fake: FakeSession, hub: Hub) -> None:
+    from ringscope.server.render import ndjson_chunks
+
+    s = hub.subscribe(ClientFilter())
+    fake.chunk(5)
+    fake.chunk(4)
+    hub.pump()
+    pieces = ndjson_chunks(s.take(), 3)
+    assert [p.count(b"\n") for p in pieces] == [3, 3, 3]
+    assert [json.loads(line)["seq"] for p in pieces for line in p.splitlines()] == list(range(9))

@@ -9,7 +9,7 @@ import orjson
 
 from ..hub import ClientLoss, Entry, View
 
-__all__ = ["end_row", "frames", "ndjson", "sse", "sse_comment"]
+__all__ = ["end_row", "frames", "ndjson", "ndjson_chunks", "sse", "sse_comment"]
 
 
 def _loss_line(loss: ClientLoss) -> bytes:
@@ -19,6 +19,32 @@ def _loss_line(loss: ClientLoss) -> bytes:
 def ndjson(entries: Sequence[Entry]) -> bytes:
     """All entries as one write: one JSON object per line."""
     return b"".join([e.ndjson() if isinstance(e, View) else _loss_line(e) for e in entries])
+
+
+def ndjson_chunks(entries: Sequence[Entry], batch: int) -> list[bytes]:
+    """NDJSON in pieces of at most `batch` events (loss records ride along),
+    for clients that asked for a chunk size with `batch=`."""
+    out: list[bytes] = []
+    parts: list[bytes] = []
+    room = batch
+    for e in entries:
+        if isinstance(e, ClientLoss) or not e.is_event:
+            parts.append(_loss_line(e) if isinstance(e, ClientLoss) else e.ndjson())
+            continue
+        view = e
+        while len(view) > room:  # split: the head fills this piece
+            parts.append(view.head(room).ndjson())
+            out.append(b"".join(parts))
+            view = view.tail(len(view) - room)
+            parts, room = [], batch
+        parts.append(view.ndjson())
+        room -= len(view)
+        if room == 0:
+            out.append(b"".join(parts))
+            parts, room = [], batch
+    if parts:
+        out.append(b"".join(parts))
+    return out
 
 
 def _sse_lines(view: View) -> list[bytes]:

@@ -100,8 +100,14 @@ async def events_ndjson(request: web.Request) -> web.StreamResponse:
         request.app[STATE].hub.unsubscribe(sub)
         raise
 
+    chunked = "batch" in request.query  # else: everything ready goes out in one write
+
     async def write(entries: Sequence[Entry]) -> None:
-        await resp.write(render.ndjson(entries))
+        if not chunked:
+            await resp.write(render.ndjson(entries))
+            return
+        for piece in render.ndjson_chunks(entries, sub.batch):
+            await resp.write(piece)
 
     await _stream(request, resp, sub, write, lambda end: end + b"\n", None)
     return resp
