@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from typing import Any
 
 import aiohttp
@@ -107,4 +108,26 @@ async def test_fast_client_accounting_is_exact(server: Server) -> None:
             got = await drain_exact(r, N)
         assert got["events"] + got["client"] + got["kernel"] == N
     finally:
+        proc.wait(10)
+
+
+async def test_a_send_that_times_out_cuts_the_client(server: Server) -> None:
+    server.state.send_timeout = 0.5
+    proc = held_flood(N)
+    port = int(server.url.rsplit(":", 1)[1])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET /events.ndjson?types=syscall&pid=%d HTTP/1.1\r\nHost: t\r\n\r\n" % proc.pid)
+        async with asyncio.timeout(5):
+            while not server.state.hub.subscribers:
+                await asyncio.sleep(0.01)
+        release(proc)
+        async with asyncio.timeout(10):
+            while server.state.hub.subscribers:
+                await asyncio.sleep(0.05)
+        assert server.state.hub.client_dropped_total > 0  # counted before it left
+    finally:
+        sock.close()
         proc.wait(10)

@@ -80,8 +80,14 @@ async def _stream(request: web.Request, resp: web.StreamResponse, sub: Subscribe
             end = final(render.end_row(sub.closed, **_end_fields(sub)))
             with contextlib.suppress(ConnectionError, TimeoutError):
                 await asyncio.wait_for(resp.write(end), state.overflow_grace)
-    except (ConnectionError, TimeoutError):
-        pass  # the client went away or stopped reading: its counters say what it missed
+    except ConnectionError:
+        pass  # the client went away: its counters say what it missed
+    except TimeoutError:
+        # A send that timed out: the client stopped reading. Cut the
+        # connection now; finishing the response would block on it again.
+        sub.close("send timeout")
+        if request.transport is not None:
+            request.transport.abort()
     finally:
         state.streams.discard(resp)
         state.hub.unsubscribe(sub)
@@ -199,8 +205,12 @@ async def _ws_writer(
             await asyncio.wait_for(ws.send_frame(end, WSMsgType.TEXT), state.overflow_grace)
             code = 1001 if sub.closed == "shutdown" else 1000
             await asyncio.wait_for(ws.close(code=code), state.overflow_grace)
-    except (ConnectionError, TimeoutError):
+    except ConnectionError:
         pass
+    except TimeoutError:
+        sub.close("send timeout")
+        if request.transport is not None:
+            request.transport.abort()
 
 
 async def _ws_reader(state: ServerState, ws: web.WebSocketResponse, sub: Subscriber) -> None:
