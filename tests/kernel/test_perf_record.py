@@ -163,3 +163,18 @@ def test_non_root(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": "/tmp"},
     )  # fmt: skip
     assert res.returncode == 1 and "needs root" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_period_and_sort_keys(bins: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "period.profile"
+    # cpu-clock counts nanoseconds: a sample every 2 ms of CPU time.
+    res = _run("record", "-e", "cpu-clock", "-c", "2000000", "-o", str(out), "--", str(bins["hot"]), "0.5")
+    assert res.returncode == 0, res.stderr
+    prof = Profile.load(out)
+    assert prof.meta["period"] == 2_000_000 and prof.meta["freq"] is None
+    assert 50 <= prof.total <= 400
+    by_comm = _run("report", "-i", str(out), "--sort", "comm").stdout
+    top = next(ln.split() for ln in by_comm.splitlines() if ln.strip().endswith("hot"))
+    assert float(top[0].rstrip("%")) > 80
+    by_dso = _run("report", "-i", str(out), "--sort", "dso,sym", "-n", "1").stdout
+    assert "hot_spin" in by_dso

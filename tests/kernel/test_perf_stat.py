@@ -65,6 +65,7 @@ def test_default_events_and_not_supported(faults_bin: Path) -> None:
     hw_pmu = Path("/sys/bus/event_source/devices/cpu").exists()
     assert ("<not supported>" in res.stderr) != hw_pmu
     assert "seconds time elapsed" in res.stderr
+    assert "seconds user" in res.stderr and "seconds sys" in res.stderr
 
 
 def test_json_and_csv_parse(faults_bin: Path) -> None:

@@ -10,7 +10,7 @@ from typing import TextIO
 from ..errors import BadInput
 from ..perf import statfmt
 from ..perf.counting import Reading
-from ..perf.stat import stat
+from ..perf.stat import StatResult, stat
 
 __all__ = ["register", "run"]
 
@@ -36,14 +36,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _render(
-    args: argparse.Namespace, readings: list[Reading], wall_ns: int, label: str, ts: float | None
-) -> str:
+    args: argparse.Namespace, readings: list[Reading], wall_ns: int, label: str, ts: float | None,
+    res: StatResult | None = None,
+) -> str:  # fmt: skip
     rows = statfmt.rows(readings, wall_ns)
     if args.json:
         return statfmt.format_json(rows, ts)
     if args.field_separator is not None:
         return statfmt.format_csv(rows, args.field_separator, ts)
-    return statfmt.format_text(rows, label, wall_ns, ts)
+    user, sys_ = (res.user_s, res.sys_s) if res is not None else (None, None)
+    return statfmt.format_text(rows, label, wall_ns, ts, user, sys_)
 
 
 def _check(args: argparse.Namespace) -> list[str]:
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             interval_ms=args.interval_print, on_interval=interval,
         )  # fmt: skip
         if not args.interval_print:
-            print(_render(args, res.readings, res.wall_ns, res.label, None), file=out)
+            print(_render(args, res.readings, res.wall_ns, res.label, None, res), file=out)
     finally:
         if out is not sys.stderr:
             out.close()

@@ -5,6 +5,7 @@ deltas every interval."""
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class StatResult:
     wall_ns: int
     label: str
     exit_code: int | None  # the command's, when there was one
+    user_s: float | None = None  # the command's CPU time, when there was one
+    sys_s: float | None = None
 
 
 def _alive(pid: int) -> bool:
@@ -104,6 +107,7 @@ def stat(
             raise BadInput("nothing to count: give -p PID, -a or -- CMD")
         with CounterSet(groups, target) as cs:
             start = time.monotonic_ns()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             if cmd is not None:
                 cmd.go()
             if not target.enable_on_exec:
@@ -118,7 +122,11 @@ def stat(
             prog.tick(final=True)  # the last, partial interval
             wall = time.monotonic_ns() - start
             readings = cs.read()
-        return StatResult(readings, wall, target.label, cmd.status if cmd else None)
+        if cmd is None:
+            return StatResult(readings, wall, target.label, None)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        user, sys_ = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+        return StatResult(readings, wall, target.label, cmd.status, user, sys_)
     finally:
         if cmd is not None:
             cmd.close()

@@ -112,15 +112,21 @@ def _text_line(row: Row) -> str:
     return line.rstrip()
 
 
-def format_text(rs: list[Row], label: str, wall_ns: int, interval_ts: float | None = None) -> str:
+def format_text(
+    rs: list[Row], label: str, wall_ns: int, interval_ts: float | None = None,
+    user_s: float | None = None, sys_s: float | None = None,
+) -> str:  # fmt: skip
     """perf stat's human output; with interval_ts, one timestamped line per row."""
     if interval_ts is not None:
         return "\n".join(f"{interval_ts:>16.9f} {_text_line(r)}" for r in rs)
     body = "\n".join(_text_line(r) for r in rs)
-    return (
+    text = (
         f"\n Performance counter stats for {label}:\n\n{body}\n\n"
         f"{wall_ns / 1e9:>18.9f} seconds time elapsed\n"
     )
+    if user_s is not None and sys_s is not None:
+        text += f"\n{user_s:>18.9f} seconds user\n{sys_s:>18.9f} seconds sys\n"
+    return text
 
 
 def format_csv(rs: list[Row], sep: str, interval_ts: float | None = None) -> str:
