@@ -141,6 +141,22 @@ struct rs_uprobe {
 	__u64 latency_ns;            /* entry to return; 0 when the entry was not seen */
 };
 
+/* In-kernel aggregation (bpf/hist.bpf.c): one map entry per key, no ring
+ * traffic per event. slots[i] counts values in [2^i, 2^(i+1)) (0 and 1 in
+ * slot 0); count-only histograms leave slots at 0. */
+#define RS_HIST_SLOTS 64
+
+struct rs_hist_key {
+	__u64 key;                /* pid, field or argument value; 0 when unused */
+	char comm[RS_COMM_LEN];   /* --by comm; zeros otherwise */
+};
+
+struct rs_hist_val {
+	__u64 count;
+	__u64 sum;                /* of the values (latency ns) */
+	__u64 slots[RS_HIST_SLOTS];
+};
+
 /* Kernel-side drop counters: one per event type, in a per-CPU array with a
  * single slot, so one lookup per drain returns every type on every CPU. */
 struct rs_drops {
