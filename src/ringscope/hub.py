@@ -101,7 +101,7 @@ class Block:
     encoded lazily and at most once. `cache` holds renderings made by the
     server (SSE, WebSocket) so they too are made once and shared."""
 
-    __slots__ = ("_lines", "cache", "chunk", "count", "is_event", "lost", "seq0", "ts_ns", "type")
+    __slots__ = ("_lines", "cache", "chunk", "count", "is_event", "lost", "seq0", "type")
 
     def __init__(self, item: Item) -> None:
         self.chunk: Chunk | None = item if isinstance(item, Chunk) else None
