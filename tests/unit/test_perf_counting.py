@@ -57,3 +57,21 @@ def test_rows_and_json_fields() -> None:
     csv = statfmt.format_csv(rows, ";").splitlines()
     assert csv[1].split(";")[:3] == ["50", "", "page-faults"]
     assert "<not supported>" in statfmt.format_text(rows, "'x'", 4_000_000)
+
+
+def test_hardware_metrics() -> None:
+    """IPC, GHz and miss ratios, as perf derives them (no PMU needed)."""
+    ns = 1_000_000_000
+    rs = [
+        Reading(parse_event("task-clock"), ns, ns, ns),
+        Reading(parse_event("cycles"), 3 * ns, ns, ns),
+        Reading(parse_event("instructions"), 6 * ns, ns, ns // 2),  # multiplexed: scaled x2
+        Reading(parse_event("branches"), 1000, ns, ns),
+        Reading(parse_event("branch-misses"), 25, ns, ns),
+    ]
+    by = {r.event: r for r in statfmt.rows(rs, wall_ns=ns)}
+    assert by["cycles"].metric_value == pytest.approx(3.0) and by["cycles"].metric_unit == "GHz"
+    assert by["instructions"].metric_value == pytest.approx(4.0)  # 12e9 scaled / 3e9
+    assert by["instructions"].metric_unit == "insn per cycle" and by["instructions"].pcnt_running == 50.0
+    assert by["branch-misses"].metric_value == pytest.approx(2.5)
+    assert "(50.00%)" in statfmt.format_text(statfmt.rows(rs, ns), "'x'", ns)
