@@ -76,7 +76,15 @@ int handle_tp(void *ctx)
 	e->str_len[1] = n1;
 	pos += n1;
 
-	asm volatile("" : "+r"(pos));
-	rs_output(ctx, e, offsetof(struct rs_tracepoint, data) + (pos & (RS_TP_BUF_LEN - 1)), RS_EV_TRACEPOINT);
+	/* Submit a size class, not the exact size: the reader copies and
+	 * decodes runs of equal-sized records in one step, and a mix of
+	 * tracepoints (sys_enter_* with sys_exit_*) alternating sizes would cut
+	 * every run to one record. Most records fit the first class. */
+	__u32 size = offsetof(struct rs_tracepoint, data) + pos;
+	size = size <= 256 ? 256 : size <= 512 ? 512 : size <= 1024 ? 1024 : sizeof(*e);
+	asm volatile("" : "+r"(size));
+	if (size > sizeof(*e))
+		return 0;
+	rs_output(ctx, e, size, RS_EV_TRACEPOINT);
 	return 0;
 }

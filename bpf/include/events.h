@@ -117,7 +117,8 @@ struct rs_syscall {
  *   bits 16-31 bytes of the fixed part of the record
  *   bits 32-47 offset of the last __data_loc field (0: none); its end is the record's end
  *   bits 48-55, 56-63 offset / 8 of a user string pointer to read (0: none)
- * Only the bytes used are submitted: offsetof(data) + data_len + str_len[0] + str_len[1]. */
+ * The bytes used are offsetof(data) + data_len + str_len[0] + str_len[1]; the
+ * record is submitted rounded up to a size class (256, 512, 1024, full). */
 #define RS_TP_BUF_LEN 2048
 #define RS_TP_STR_LEN 256
 #define RS_TP_STRS 2

@@ -69,6 +69,7 @@ def test_sys_enter_openat_filename_is_read_from_user_memory() -> None:
     (ev,) = [r for r in rows if r["filename"] == path]
     assert ev["type"] == "tracepoint:syscalls:sys_enter_openat"
     assert ev["flags"] & os.O_CLOEXEC
+    assert ev["dfd"] == -100  # AT_FDCWD: `int` in an 8-byte slot the format calls unsigned
     assert ev["tid"] == os.getpid()
 
 

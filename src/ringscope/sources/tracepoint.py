@@ -34,9 +34,20 @@ TP_STRS = 2  # RS_TP_STRS
 _CLASH = frozenset({"seq", "ts_ns", "cgroup_id", "type", "cpu", "pid", "tid", "uid", "comm"})
 
 
+# Syscall tracepoints store every argument in an 8-byte slot and say
+# signed:0 even for `int dfd`; the C type knows better. Little-endian, so
+# the low half of the slot is the int.
+_SIGNED_INT = frozenset({"int", "pid_t", "clockid_t", "key_t", "mqd_t", "timer_t", "int32_t"})
+_SIGNED_LONG = frozenset({"long", "off_t", "loff_t", "ssize_t", "time_t", "long long"})
+
+
 def _numpy_format(f: TpField) -> object:
     if f.is_data_loc or f.is_rel_loc:
         return "<u4"
+    if f.size == 8 and not f.nelems and f.ctype in _SIGNED_INT:
+        return "<i4"
+    if f.size == 8 and not f.nelems and f.ctype in _SIGNED_LONG:
+        return "<i8"
     kind = "i" if f.signed else "u"
     if f.is_char_array:
         return f"S{f.size}"
