@@ -19,7 +19,7 @@ import pytest
 from ringscope.errors import BadInput
 from ringscope.hub import Hub
 from ringscope.server import ServerState
-from ringscope.server.security import check_bind
+from ringscope.server.security import check_bind, loopback_hosts
 from tests.server.conftest import make_runner, open_session, touch_paths
 
 TOKEN = "s3cret-token-for-tests-0123456789"
@@ -137,3 +137,22 @@ async def test_sigterm_ends_streams_with_a_final_frame() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_loopback_server_refuses_foreign_host_names() -> None:
+    # DNS rebinding: a page at http://evil.example:PORT/ resolved to 127.0.0.1.
+    with open_session() as session:
+        state = ServerState(hub=Hub.for_session(session), session=session)
+        runner, url = await make_runner(state)
+        port = int(url.rsplit(":", 1)[1])
+        state.allowed_hosts = loopback_hosts(port)
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(url + "/api/status", headers={"Host": f"evil.example:{port}"}) as r:
+                    assert r.status == 421 and (await r.json())["param"] == "Host"
+                async with http.get(url + "/api/status") as r:
+                    assert r.status == 200
+                async with http.get(f"http://localhost:{port}/healthz") as r:
+                    assert r.status == 200
+        finally:
+            await runner.cleanup()

@@ -15,7 +15,7 @@ from aiohttp import web
 from ..errors import BadInput, RingscopeError
 from ..hub import DEFAULT_CLIENT_QUEUE, DEFAULT_REPLAY, Hub
 from ..server import ServerState, make_app
-from ..server.security import check_bind
+from ..server.security import check_bind, loopback_hosts
 from ..session import Session
 from .options import add_session_options, event_names, filter_from_args, ring_size
 
@@ -97,6 +97,9 @@ async def _serve(state: ServerState, host: str, port: int, tls: ssl.SSLContext |
             raise RingscopeError(f"cannot listen on {host}:{port}: {e.strerror}") from None
         scheme = "https" if tls else "http"
         shown = f"[{host}]" if ":" in host else host
+        port = runner.addresses[0][1]
+        if state.token is None:  # loopback only (check_bind): refuse other Host names
+            state.allowed_hosts = loopback_hosts(port) | {shown, f"{shown}:{port}"}
         print(
             f"ringscope: serving on {scheme}://{shown}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True
         )

@@ -20,7 +20,7 @@ from aiohttp import web
 from .. import features
 from ..hub import Hub
 from .metrics import render_metrics
-from .security import auth_middleware
+from .security import auth_middleware, host_middleware
 from .state import STATE, ServerState
 from .streams import events_ndjson, events_sse, events_ws
 
@@ -98,7 +98,8 @@ async def _shutdown(app: web.Application) -> None:
 def make_app(state: ServerState) -> web.Application:
     """The application over a hub. Starting it starts the hub's reader;
     shutting it down (SIGTERM/SIGINT via the runner) ends every stream."""
-    app = web.Application(middlewares=[auth_middleware(state.token)])
+    hosts = host_middleware(lambda: state.allowed_hosts)
+    app = web.Application(middlewares=[hosts, auth_middleware(state.token)])
     app[STATE] = state
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)

@@ -14,7 +14,14 @@ from aiohttp.typedefs import Middleware
 
 from ..errors import BadInput
 
-__all__ = ["auth_middleware", "check_bind", "is_loopback", "origin_allowed"]
+__all__ = [
+    "auth_middleware",
+    "check_bind",
+    "host_middleware",
+    "is_loopback",
+    "loopback_hosts",
+    "origin_allowed",
+]
 
 # The dashboard page and health check carry no data: a browser must be able
 # to load the page before it can send the token the user types in.
@@ -69,3 +76,25 @@ def origin_allowed(request: web.Request) -> bool:
         return True
     parts = urlsplit(origin)
     return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()
+
+
+def loopback_hosts(port: int) -> frozenset[str]:
+    """Host header values a loopback-bound server answers to."""
+    names = ("127.0.0.1", "localhost", "[::1]")
+    return frozenset({*names, *(f"{n}:{port}" for n in names)})
+
+
+def host_middleware(allowed: Callable[[], frozenset[str] | None]) -> Middleware:
+    """Without a token, a loopback server is only safe if it answers to
+    loopback names: otherwise a web page whose DNS name is rebound to
+    127.0.0.1 becomes same-origin with it and can read the stream.
+    `allowed()` is read per request: the port is known only once bound."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        hosts = allowed()
+        if hosts is not None and request.host.lower() not in hosts:
+            return web.json_response({"error": "unexpected Host header", "param": "Host"}, status=421)
+        return await handler(request)
+
+    return check

@@ -20,6 +20,7 @@ class ServerState:
     hub: Hub
     session: Session | None = None  # for /api/status (programs, ring size); None in unit tests
     token: str | None = None
+    allowed_hosts: frozenset[str] | None = None  # Host header values accepted (None: any)
     client_queue: int = DEFAULT_CLIENT_QUEUE
     keepalive: float = 15.0  # seconds between SSE comments / WS pings when idle
     send_timeout: float = 30.0  # a write that cannot complete this fast ends the stream
