@@ -46,6 +46,7 @@ __all__ = [
     "ClientLoss",
     "Entry",
     "Hub",
+    "Notice",
     "Policy",
     "Subscriber",
     "View",
@@ -204,7 +205,18 @@ class ClientLoss:
                 "last_seq": self.last_seq, "ts_ns": time.monotonic_ns(), "reason": self.reason}  # fmt: skip
 
 
-Entry = View | ClientLoss
+@dataclass(slots=True)
+class Notice:
+    """A control row in one client's stream (a subscription ack, an error),
+    queued so that it stays in order with the events around it."""
+
+    doc: dict[str, Any]
+
+    def row(self) -> dict[str, Any]:
+        return self.doc
+
+
+Entry = View | ClientLoss | Notice
 
 
 # -- per-client filter ---------------------------------------------------------
@@ -339,7 +351,7 @@ class Subscriber:
             if isinstance(entry, ClientLoss):
                 loss.merge(entry.count, entry.first_seq, entry.last_seq)
                 continue
-            if not entry.is_event:
+            if isinstance(entry, Notice) or not entry.is_event:
                 kept.append(entry)
                 continue
             k = min(need, len(entry))
@@ -372,6 +384,11 @@ class Subscriber:
         if self.on_overflow is not None:
             self.on_overflow()
 
+    def notify(self, doc: dict[str, Any]) -> None:
+        """Queue a control row for this client, after what is queued now."""
+        self.queue.append(Notice(doc))
+        self._wake.set()
+
     def close(self, reason: str) -> None:
         if self.closed is None:
             self.closed = reason
@@ -396,8 +413,8 @@ class Subscriber:
         budget = max_events
         while self.queue and budget > 0 and not self.done:
             entry = self.queue.popleft()
-            if isinstance(entry, ClientLoss):
-                self.lost_records += 1
+            if not isinstance(entry, View):
+                self.lost_records += isinstance(entry, ClientLoss)
                 out.append(entry)
                 continue
             if entry.is_event:

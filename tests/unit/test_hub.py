@@ -276,3 +276,19 @@ def test_ndjson_chunks_split_views_at_batch(fake: FakeSession, hub: Hub) -> None
     pieces = ndjson_chunks(s.take(), 3)
     assert [p.count(b"\n") for p in pieces] == [3, 3, 3]
     assert [json.loads(line)["seq"] for p in pieces for line in p.splitlines()] == list(range(9))
+
+
+def test_notices_keep_their_place_and_survive_eviction(fake: FakeSession, hub: Hub) -> None:
+    from ringscope.hub import Notice
+
+    s = hub.subscribe(ClientFilter(), max_queue=4)
+    fake.chunk(2)
+    hub.pump()
+    s.notify({"type": "subscribed"})
+    fake.chunk(6)
+    hub.pump()
+    got = s.take()
+    kinds = [type(e).__name__ for e in got]
+    assert kinds.index("Notice") < kinds.index("View")  # the ack precedes the events after it
+    assert seqs(got) == [4, 5, 6, 7] and isinstance(got[0], ClientLoss) and got[0].count == 4
+    assert sum(isinstance(e, Notice) for e in got) == 1

@@ -7,18 +7,18 @@ from collections.abc import Iterator, Sequence
 
 import orjson
 
-from ..hub import ClientLoss, Entry, View
+from ..hub import ClientLoss, Entry, Notice, View
 
 __all__ = ["end_row", "frames", "ndjson", "ndjson_chunks", "sse", "sse_comment"]
 
 
-def _loss_line(loss: ClientLoss) -> bytes:
-    return orjson.dumps(loss.row()) + b"\n"
+def _row_line(entry: ClientLoss | Notice) -> bytes:
+    return orjson.dumps(entry.row()) + b"\n"
 
 
 def ndjson(entries: Sequence[Entry]) -> bytes:
     """All entries as one write: one JSON object per line."""
-    return b"".join([e.ndjson() if isinstance(e, View) else _loss_line(e) for e in entries])
+    return b"".join([e.ndjson() if isinstance(e, View) else _row_line(e) for e in entries])
 
 
 def ndjson_chunks(entries: Sequence[Entry], batch: int) -> list[bytes]:
@@ -28,8 +28,8 @@ def ndjson_chunks(entries: Sequence[Entry], batch: int) -> list[bytes]:
     parts: list[bytes] = []
     room = batch
     for e in entries:
-        if isinstance(e, ClientLoss) or not e.is_event:
-            parts.append(_loss_line(e) if isinstance(e, ClientLoss) else e.ndjson())
+        if not isinstance(e, View) or not e.is_event:
+            parts.append(e.ndjson() if isinstance(e, View) else _row_line(e))
             continue
         view = e
         while len(view) > room:  # split: the head fills this piece
@@ -75,13 +75,14 @@ def sse(entries: Sequence[Entry], batch: int) -> bytes:
         for e in entries:
             if isinstance(e, View):
                 out.extend(_sse_events(e))
+            elif isinstance(e, ClientLoss):  # the data line ends in its own newline
+                out.append(b"id: %d\nevent: lost\ndata: %s\n" % (e.last_seq, _row_line(e)))
             else:
-                out.append(
-                    b"id: %d\nevent: lost\ndata: %s\n" % (e.last_seq, _loss_line(e))
-                )  # line ends in \n
+                name = str(e.doc.get("type", "notice")).encode()
+                out.append(b"event: %s\ndata: %s\n" % (name, _row_line(e)))
         return b"".join(out)
     return b"".join(
-        b"id: %d\nevent: %s\ndata: %s\n\n" % (last, name.encode(), body)
+        (b"id: %d\n" % last if last >= 0 else b"") + b"event: %s\ndata: %s\n\n" % (name.encode(), body)
         for name, last, body in _arrays(entries, batch)
     )
 
@@ -90,7 +91,10 @@ def _items(entries: Sequence[Entry]) -> Iterator[tuple[str, int, bytes]]:
     """(type, seq, json without newline) per item."""
     for e in entries:
         if isinstance(e, ClientLoss):
-            yield "lost", e.last_seq, _loss_line(e)[:-1]
+            yield "lost", e.last_seq, _row_line(e)[:-1]
+            continue
+        if isinstance(e, Notice):
+            yield str(e.doc.get("type", "notice")), -1, _row_line(e)[:-1]
             continue
         lines = e.block.lines()
         seq0, t = e.block.seq0, e.block.type
@@ -104,7 +108,7 @@ def _arrays(entries: Sequence[Entry], batch: int) -> Iterator[tuple[str, int, by
     last = -1
     for _t, seq, body in _items(entries):
         group.append(body)
-        last = seq
+        last = max(last, seq)  # notices have no seq (-1)
         if len(group) == batch:
             yield "batch", last, b"[" + b",".join(group) + b"]"
             group = []

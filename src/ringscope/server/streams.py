@@ -221,12 +221,12 @@ async def _ws_reader(state: ServerState, ws: web.WebSocketResponse, sub: Subscri
         try:
             flt = _parse_ws_message(msg.data, state.hub.codes.keys())
         except BadParam as e:
-            await ws.send_frame(
-                orjson.dumps({"type": "error", "error": str(e), "param": e.param}), WSMsgType.TEXT
-            )
+            sub.notify({"type": "error", "error": str(e), "param": e.param})
             continue
+        # The ack goes through the queue: events of the old filter already
+        # queued arrive before it, and only the new filter's after it.
         state.hub.change_filter(sub, flt)
-        await ws.send_frame(orjson.dumps({"type": "subscribed", "filter": flt.as_dict()}), WSMsgType.TEXT)
+        sub.notify({"type": "subscribed", "filter": flt.as_dict()})
 
 
 def _parse_ws_message(data: str, known: Collection[str]) -> ClientFilter:
