@@ -237,13 +237,18 @@ class Session:
 
     # -- reading -------------------------------------------------------------
 
-    def poll(self, timeout: float | None = None) -> list[Item]:
+    def poll(self, timeout: float | None = None, *, flush: bool = False) -> list[Item]:
         """Wait up to `timeout` seconds (default: the drain interval) for
-        events, then drain the ring: chunks of events, then any loss."""
+        events, then drain the ring: chunks of events, then any loss.
+        flush=True for the last poll of a stream: the perf buffer transport
+        then also hands on what its reorder window still holds (the newest
+        ~1 ms), which would otherwise be dropped at close."""
         assert self.reader is not None and self.decoder is not None, "session is not open"
         self.reader.wait(self.drain_interval if timeout is None else timeout)
         chunks: list[Chunk] = []
-        for run in self.reader.drain():
+        reader = self.reader
+        runs = reader.drain(flush=True) if flush and isinstance(reader, PerfReader) else reader.drain()
+        for run in runs:
             chunks.extend(self.decoder.chunks(run))
         self.delivered += sum(len(c) for c in chunks)
         items: list[Item] = [*chunks, *self._losses()]

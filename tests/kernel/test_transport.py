@@ -220,3 +220,16 @@ def test_perfbuf_is_chosen_when_ringbuf_is_reported_missing(monkeypatch: pytest.
             pass
         got = [r["path"] for r in rows(drain_until(s, lambda: True))]
     assert path in got
+
+
+def test_the_last_poll_flushes_the_reorder_window() -> None:
+    path = f"/nonexistent/ringscope-flush-test/{os.getpid()}"
+    with Session(["open"], filter=Filter(pid=os.getpid()), transport="perfbuf") as s:
+        assert isinstance(s.reader, PerfReader)
+        s.reader.reorder_ns = 10_000_000_000  # nothing would come out by time alone
+        with pytest.raises(FileNotFoundError), open(path):
+            pass
+        assert not rows(s.poll(0))
+        assert s.reader.held() >= 1
+        assert path in [r["path"] for r in rows(s.poll(0, flush=True))]
+        assert s.reader.held() == 0
