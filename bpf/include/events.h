@@ -142,6 +142,29 @@ struct rs_uprobe {
 	__u64 latency_ns;            /* entry to return; 0 when the entry was not seen */
 };
 
+/* USDT probes (bpf/uprobe.bpf.c, handle_usdt): how to fetch each argument of
+ * one probe location, from its .note.stapsdt argument string. Kept in a map
+ * keyed by the low 32 bits of the attach cookie (tag | location << 16). */
+enum rs_usdt_arg_kind {
+	RS_USDT_NONE = 0,
+	RS_USDT_CONST = 1,      /* val */
+	RS_USDT_REG = 2,        /* the register at reg_off in struct pt_regs */
+	RS_USDT_DEREF = 3,      /* user memory at register + val */
+};
+
+struct rs_usdt_arg {
+	__s64 val;
+	__u16 reg_off;
+	__u8 kind;
+	__u8 size;              /* bytes: 1, 2, 4, 8 */
+	__u8 is_signed;
+	__u8 __pad0[3];
+};
+
+struct rs_usdt_spec {
+	struct rs_usdt_arg args[RS_UPROBE_ARGS];
+};
+
 /* In-kernel aggregation (bpf/hist.bpf.c): one map entry per key, no ring
  * traffic per event. slots[i] counts values in [2^i, 2^(i+1)) (0 and 1 in
  * slot 0); count-only histograms leave slots at 0. */

@@ -130,3 +130,16 @@ def test_decoder_splits_by_tag_and_decodes_fields() -> None:
     assert r["delta"] == -3
     assert not {"_raw", "data_len", "str_len", "cookie", "common_pid"} & r.keys()
     assert RING_HDR_SIZE == 8
+
+
+def test_usdt_argument_strings() -> None:
+    from ringscope.sources.usdt import parse_args
+
+    a, b, c, d = parse_args("-4@%edi 8@%rsi -4@112(%rsp) 8@$-5")
+    assert (a.size, a.signed, a.kind, a.reg) == (4, True, 2, "di")
+    assert (b.size, b.signed, b.reg) == (8, False, "si")
+    assert (c.kind, c.reg, c.val) == (3, "sp", 112)
+    assert (d.kind, d.val) == (1, -5)
+    assert parse_args("8@%r12 1@%r9b 2@(%rax)")[2].val == 0
+    with pytest.raises(BadInput, match="unsupported operand"):
+        parse_args("8@(%rax,%rdx,8)")

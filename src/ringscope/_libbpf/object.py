@@ -185,9 +185,17 @@ class Program:
         return self._attach("perf event", ptr)
 
     def attach_uprobe(
-        self, binary: str, offset: int, *, retprobe: bool = False, pid: int = -1, cookie: int = 0
+        self,
+        binary: str,
+        offset: int,
+        *,
+        retprobe: bool = False,
+        pid: int = -1,
+        cookie: int = 0,
+        ref_ctr_offset: int = 0,
     ) -> Link:
-        opts = _lib.UprobeOpts(ctypes.sizeof(_lib.UprobeOpts), 0, cookie, retprobe, None)
+        """`ref_ctr_offset`: file offset of a USDT semaphore the kernel bumps while attached."""
+        opts = _lib.UprobeOpts(ctypes.sizeof(_lib.UprobeOpts), ref_ctr_offset, cookie, retprobe, None)
         ptr = lib.bpf_program__attach_uprobe_opts(self._ptr, pid, binary.encode(), offset, ctypes.byref(opts))
         kind = "uretprobe" if retprobe else "uprobe"
         return self._attach(f"{kind} {binary}+{offset:#x}", ptr)

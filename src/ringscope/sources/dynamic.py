@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..btf import Btf
-from ..errors import BadInput, NotSupported
+from ..errors import BadInput
 from ..events.layout import RING_HDR_SIZE, EventLayout, flat_fields
 from ..events.records import Chunk
 from .spec import EventSpec
@@ -119,7 +119,7 @@ def is_dynamic(name: str) -> bool:
 def resolve(name: str) -> DynamicSpec:
     """Parse and check one probe spec. BadInput for malformed or unknown
     targets, NotSupported when this kernel cannot run the probe type."""
-    from . import kprobe, tracepoint, uprobe  # they import this module
+    from . import kprobe, tracepoint, uprobe, usdt  # they import this module
 
     kind, _, rest = name.strip().partition(":")
     family = _PREFIXES.get(kind)
@@ -139,7 +139,10 @@ def resolve(name: str) -> DynamicSpec:
             raise BadInput(f"malformed probe spec {name!r} (expected {family}:BINARY:FUNCTION)")
         return uprobe.resolve(family, binary, func)
     if family == "usdt":
-        raise NotSupported(f"{name}: USDT probes are not implemented yet")
+        parts = rest.rsplit(":", 2)
+        if len(parts) != 3 or not all(parts):
+            raise BadInput(f"malformed probe spec {name!r} (expected usdt:BINARY:PROVIDER:NAME)")
+        return usdt.resolve(*parts)
     if not rest or ":" in rest:
         raise BadInput(f"malformed probe spec {name!r} (expected {family}:FUNCTION)")
     return kprobe.resolve(family, rest)
