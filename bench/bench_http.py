@@ -16,7 +16,7 @@ so the client is never the bottleneck it measures).
   latency      a paced flood at 100k events/s, one NDJSON client; latency
                is client receive time - event ts_ns (both CLOCK_MONOTONIC),
                taking each read's oldest event for every event in that read
-               (an upper bound per event).
+               (an upper bound per event). Median of three runs.
 
 RINGSCOPE_BENCH_HTTP_EVENTS (default 2000000) shortens a run.
 """
@@ -48,6 +48,7 @@ FANOUT_RATE = 5000
 FANOUT_SECONDS = 8.0
 LATENCY_RATE = 100_000
 LATENCY_SECONDS = 5.0
+LATENCY_REPEAT = 3
 
 SERVER = """
 import asyncio, os, sys
@@ -308,7 +309,8 @@ async def count_sse(resp: aiohttp.ClientResponse, total: int, t: Tally) -> None:
             return
 
 
-async def latency(report: Report) -> None:
+async def _latency_once() -> tuple[float, float, float, int]:
+    """One paced run: (p50 ms, p99 ms, delivered rate, events lost)."""
     server = Server()
     flood = paced(LATENCY_RATE, LATENCY_SECONDS)
     total = int(LATENCY_RATE * LATENCY_SECONDS)
@@ -325,10 +327,19 @@ async def latency(report: Report) -> None:
         server.close()
     rate = t.events / max((t.last_ns - t0) / 1e9, 1e-9)
     p50, p99 = percentile(t.latencies, 0.5) / 1e6, percentile(t.latencies, 0.99) / 1e6
-    notes = f"{t.events:,} events at {rate:,.0f}/s; p50 {p50:.2f} ms; lost {sum(t.lost.values())}"
+    return p50, p99, rate, sum(t.lost.values())
+
+
+async def latency(report: Report) -> None:
+    # The tail is scheduling on a 2-CPU machine shared by producer, server
+    # and client: one run varies by 2x, so report the median of three.
+    runs = [await _latency_once() for _ in range(LATENCY_REPEAT)]
+    p50 = statistics.median(r[0] for r in runs)
+    p99 = statistics.median(r[1] for r in runs)
+    notes = "; ".join(f"p50 {a:.2f} p99 {b:.2f} ms at {c:,.0f}/s, lost {d}" for a, b, c, d in runs)
     print("   ", notes)
     report.add(Figure(SECTION, "latency kernel->client p99 @100k ev/s", p99, "ms", higher_is_better=False,
-                      target="<= 5 ms", notes=notes))  # fmt: skip
+                      target="<= 5 ms", notes=f"median of {len(runs)}: {notes}"))  # fmt: skip
     report.add(Figure(SECTION, "latency kernel->client p50 @100k ev/s", p50, "ms", higher_is_better=False))
 
 
