@@ -121,3 +121,27 @@ def test_stripped_binary_without_the_symbol(prog: Path, tmp_path: Path) -> None:
 def test_bad_uprobe_specs(spec: str, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         Session([spec])
+
+
+def test_pid_restricts_the_probe_to_one_process(prog: Path) -> None:
+    args = [str(prog), str(CALLS)]
+    pipe = subprocess.PIPE
+    with (
+        subprocess.Popen(args, stdin=pipe, stdout=subprocess.DEVNULL) as mine,
+        subprocess.Popen(args, stdin=pipe, stdout=subprocess.DEVNULL) as other,
+    ):
+        assert mine.stdin is not None and other.stdin is not None
+        rows: list[Row] = []
+        try:
+            with Session([f"uprobe:{prog}:rs_add"], filter=Filter(pid=mine.pid)) as s:
+                for child in (other, mine):
+                    assert child.stdin is not None
+                    child.stdin.write(b"g")
+                    child.stdin.close()
+                    assert child.wait(10) == 0
+                time.sleep(0.05)
+                rows.extend(r for r in s.events(duration=0.2) if r["type"] != "lost")
+        finally:
+            mine.stdin.close()
+            other.stdin.close()
+    assert len(rows) == CALLS and {r["pid"] for r in rows} == {mine.pid}
