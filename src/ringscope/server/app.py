@@ -48,7 +48,7 @@ def _session_status(state: ServerState) -> dict[str, Any]:
     programs = [
         f"{stem}:{p.name}" for stem, obj in s.objects.items() for p in obj.programs.values() if p.autoload
     ]
-    return {"programs": programs, "links": len(s.links), "ring_size": s.ring_size,
+    return {"programs": programs, "links": len(s.links), "ring_size": s.ring_size, "transport": s.transport,
             "events": [spec.name for spec in s.specs], "base_filter": repr(s.filter)}  # fmt: skip
 
 
