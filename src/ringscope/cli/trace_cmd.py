@@ -143,7 +143,7 @@ def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, 
             done = True
         # After the command exits, one last drain picks up its exit.
         lines = []
-        for item in session.poll(0 if done else 0.05):
+        for item in session.poll(0 if done else 0.05, flush=done):
             rows = item.rows() if isinstance(item, Chunk) else [item.row()]
             for row in rows:
                 if left is not None and row["type"] != "lost":
