@@ -90,15 +90,21 @@ class DynamicDecoder:
             bounds = [0, n]
         else:
             bounds = [0, *(np.flatnonzero(tags[1:] != tags[:-1]) + 1).tolist(), n]
+        # Tags can alternate record by record (sys_enter_* with sys_exit_*):
+        # one view of the whole run per tag, sliced per segment, keeps that
+        # case cheap.
+        views: dict[int, tuple[EventLayout, DynamicSpec, np.ndarray] | None] = {}
         out = []
-        for a, b in itertools.pairwise(bounds):
-            tag = int(tags[a])
-            spec = self.specs.get(tag)
-            if spec is None:
+        for (a, b), tag in zip(itertools.pairwise(bounds), tags[bounds[:-1]].tolist(), strict=True):
+            if tag not in views:
+                spec = self.specs.get(tag)
+                lay = self._layout(tag, stride) if spec is not None else None
+                views[tag] = None if spec is None or lay is None else (
+                    lay, spec, np.ndarray((n,), lay.ring_dtype(stride), data))  # fmt: skip
+            view = views[tag]
+            if view is None:
                 continue
-            lay = self._layout(tag, stride)
-            recs = np.ndarray((b - a,), lay.ring_dtype(stride), data, offset=a * stride)
-            out.append(Chunk(lay, spec, seq0, recs))
+            out.append(Chunk(view[0], view[1], seq0, view[2][a:b]))
             seq0 += b - a
         return out
 
