@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -36,7 +37,7 @@ from .sources.tracepoint import TracepointSpec
 from .sources.uprobe import UprobeSpec
 from .tracefs import TpField
 
-__all__ = ["HistRow", "HistSnapshot", "Histogram", "collect"]
+__all__ = ["HistRow", "HistSnapshot", "Histogram", "collect", "collect_query"]
 
 RUNQLAT = ("runqlat", "runq", "sched:runqlat")
 _BY = {None: 0, "pid": 1, "comm": 2, "field": 3, "arg": 4, "tid": 5}
@@ -309,3 +310,31 @@ def collect(
     with Histogram(event, by=by, latency=latency, pid=pid) as h:
         time.sleep(duration)
         return h.snapshot().as_dict()
+
+
+_QUERY = frozenset({"event", "by", "latency", "pid", "duration"})
+
+
+def collect_query(query: Mapping[str, str]) -> dict[str, Any]:
+    """`GET /api/hist?event=E[&by=F][&latency=1][&pid=P][&duration=S]`:
+    validate the query parameters (BadInput, i.e. a 400, for unknown or bad
+    ones) and run collect(). Blocking like collect()."""
+    unknown = sorted(set(query) - _QUERY)
+    if unknown:
+        raise BadInput(f"unknown parameter {unknown[0]!r} (allowed: {', '.join(sorted(_QUERY))})")
+    event = query.get("event", "").strip()
+    if not event:
+        raise BadInput("missing parameter 'event' (e.g. event=runqlat or event=uretprobe:libc:malloc)")
+    latency = query.get("latency", "0").lower()
+    if latency not in ("0", "1", "true", "false"):
+        raise BadInput(f"bad latency {latency!r}: use 1 or 0")
+    try:
+        duration = float(query.get("duration", "1"))
+        pid = int(query["pid"]) if "pid" in query else None
+    except ValueError as e:
+        raise BadInput(f"bad number in query: {e}") from None
+    if pid is not None and pid <= 0:
+        raise BadInput(f"bad pid {pid}")
+    return collect(
+        event, by=query.get("by") or None, latency=latency in ("1", "true"), pid=pid, duration=duration
+    )

@@ -169,3 +169,19 @@ def test_cli_bad_input_is_one_line_exit_2(args: list[str], message: str) -> None
     assert (
         res.stderr.count("\n") == 1 and message in res.stderr and res.stderr.startswith("ringscope: error:")
     )
+
+
+def test_collect_query_for_api_hist() -> None:
+    from ringscope.hist import collect_query
+
+    doc = collect_query({"event": "syscalls:sys_enter_getppid", "by": "pid", "duration": "0.05"})
+    assert doc["by"] == "pid" and doc["kind"] == "count"
+    for bad, message in (
+        ({"event": "runqlat", "color": "red"}, "unknown parameter 'color'"),
+        ({}, "missing parameter 'event'"),
+        ({"event": "runqlat", "duration": "x"}, "bad number"),
+        ({"event": "runqlat", "duration": "100"}, "bad duration"),
+        ({"event": "runqlat", "latency": "maybe"}, "bad latency"),
+    ):
+        with pytest.raises(BadInput, match=message):
+            collect_query(bad)
