@@ -143,6 +143,17 @@ class Block:
         return self._lines
 
 
+def _merge_lost(old: Lost, new: Lost) -> Lost:
+    """One loss record for two: counts (and per-type counts) summed, the
+    later seq and time kept, the first seq remembered."""
+    detail = {**old.detail, **new.detail}
+    a, b = old.detail.get("by_type"), new.detail.get("by_type")
+    if isinstance(a, dict) and isinstance(b, dict):
+        detail["by_type"] = {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}
+    detail["first_seq"] = old.detail.get("first_seq", old.seq)
+    return Lost(new.seq, new.stage, old.count + new.count, new.ts_ns, detail)
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     """The items of `block` one client wants: all of them (idx None) or the
@@ -292,8 +303,7 @@ class Subscriber:
             return
         n = len(view)
         if not view.is_event:
-            self.queue.append(view)
-            self._wake.set()
+            self._push_loss(view)
             return
         self.matched += n
         room = self.max_queue - self.depth
@@ -313,6 +323,21 @@ class Subscriber:
                 n = self.max_queue
             self._evict(n - (self.max_queue - self.depth))
         self._push(view)
+
+    def _push_loss(self, view: View) -> None:
+        """Queue a kernel/daemon loss record. Consecutive ones (a client that
+        reads nothing in between) merge into one with the summed count, so
+        a stalled client's queue stays bounded while the kernel drops."""
+        tail = self.queue[-1] if self.queue else None
+        new = view.block.lost
+        if isinstance(tail, View) and tail.block.lost is not None and new is not None:
+            old = tail.block.lost
+            if old.stage == new.stage:
+                self.queue[-1] = View(Block(_merge_lost(old, new)))
+                self._wake.set()
+                return
+        self.queue.append(view)
+        self._wake.set()
 
     def _push(self, view: View) -> None:
         self.queue.append(view)

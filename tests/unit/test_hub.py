@@ -292,3 +292,17 @@ def test_notices_keep_their_place_and_survive_eviction(fake: FakeSession, hub: H
     assert kinds.index("Notice") < kinds.index("View")  # the ack precedes the events after it
     assert seqs(got) == [4, 5, 6, 7] and isinstance(got[0], ClientLoss) and got[0].count == 4
     assert sum(isinstance(e, Notice) for e in got) == 1
+
+
+def test_consecutive_kernel_losses_merge_for_a_client_that_reads_nothing(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter(pid=1))
+    for _ in range(1000):
+        fake.items.append(Lost(fake.decoder.take_seq(), "kernel", 3, 0, {"by_type": {"open": 3}}))
+        hub.pump()
+    assert len(s.queue) == 1
+    fake.chunk(1, pid=1)
+    fake.items.append(Lost(fake.decoder.take_seq(), "kernel", 2, 0, {"by_type": {"open": 2}}))
+    hub.pump()
+    rows = [json.loads(line) for e in s.take() if isinstance(e, View) for line in e.ndjson().splitlines()]
+    assert [(r["type"], r.get("count")) for r in rows] == [("lost", 3000), ("open", None), ("lost", 2)]
+    assert rows[0]["by_type"] == {"open": 3000} and rows[0]["first_seq"] == 0
