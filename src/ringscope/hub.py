@@ -56,6 +56,7 @@ Policy = Literal["drop-oldest", "drop-newest", "disconnect"]
 POLICIES: tuple[Policy, ...] = ("drop-oldest", "drop-newest", "disconnect")
 DEFAULT_CLIENT_QUEUE = 65536  # events
 DEFAULT_REPLAY = 10000  # events kept for Last-Event-ID resume
+MAX_NOTICES = 64  # unread control rows (WebSocket acks) per client
 
 
 class HubSession(Protocol):
@@ -410,7 +411,12 @@ class Subscriber:
             self.on_overflow()
 
     def notify(self, doc: dict[str, Any]) -> None:
-        """Queue a control row for this client, after what is queued now."""
+        """Queue a control row for this client, after what is queued now.
+        A client that keeps sending requests without reading the answers
+        is cut rather than allowed to grow its queue without bound."""
+        if sum(isinstance(e, Notice) for e in self.queue) >= MAX_NOTICES:
+            self.close("too many unread control messages")
+            return
         self.queue.append(Notice(doc))
         self._wake.set()
 

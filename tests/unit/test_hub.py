@@ -306,3 +306,12 @@ def test_consecutive_kernel_losses_merge_for_a_client_that_reads_nothing(fake: F
     rows = [json.loads(line) for e in s.take() if isinstance(e, View) for line in e.ndjson().splitlines()]
     assert [(r["type"], r.get("count")) for r in rows] == [("lost", 3000), ("open", None), ("lost", 2)]
     assert rows[0]["by_type"] == {"open": 3000} and rows[0]["first_seq"] == 0
+
+
+def test_a_client_that_never_reads_its_acks_is_cut(hub: Hub) -> None:
+    from ringscope.hub import MAX_NOTICES
+
+    s = hub.subscribe(ClientFilter())
+    for _ in range(MAX_NOTICES + 5):
+        s.notify({"type": "subscribed"})
+    assert len(s.queue) == MAX_NOTICES and s.closed == "too many unread control messages"
