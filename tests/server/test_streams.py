@@ -250,3 +250,10 @@ async def test_ndjson_batch_sets_events_per_chunk(server: Server) -> None:
         body = await asyncio.wait_for(r.read(), 5)
     rows = ndjson(body)
     assert [row.get("path") for row in rows[:4]] == paths and rows[4]["type"] == "end"
+
+
+async def test_client_limit_gets_503(server: Server) -> None:
+    server.state.max_clients = 1
+    async with server.http.get(server.url + "/events.ndjson?types=open&pid=1"):
+        status, doc = await server.get_json("/events?types=open")
+        assert status == 503 and doc["param"] == "clients"

@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=DEFAULT_CLIENT_QUEUE,
         help=f"events queued per client before its policy applies (default {DEFAULT_CLIENT_QUEUE})",
     )
+    p.add_argument("--max-clients", type=int, default=256, help="stream clients at once (default 256)")
     p.add_argument("--replay", type=int, default=DEFAULT_REPLAY,
                    help=f"events kept for SSE Last-Event-ID resume (default {DEFAULT_REPLAY})")  # fmt: skip
     p.set_defaults(func=run)
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     check_bind(args.host, token)
     if not 0 <= args.port <= 65535:
         raise BadInput(f"bad --port {args.port}")
+    if args.max_clients < 1:
+        raise BadInput(f"bad --max-clients {args.max_clients}: must be positive")
     if args.client_queue < 1:
         raise BadInput(f"bad --client-queue {args.client_queue}: must be positive")
     tls = _tls(args)
@@ -76,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     )
     with session:
         hub = Hub.for_session(session, replay=args.replay)
-        state = ServerState(hub=hub, session=session, token=token, client_queue=args.client_queue)
+        state = ServerState(hub=hub, session=session, token=token, client_queue=args.client_queue,
+                            max_clients=args.max_clients)  # fmt: skip
         return asyncio.run(_serve(state, args.host, args.port, tls))
 
 

@@ -22,6 +22,7 @@ class ServerState:
     token: str | None = None
     allowed_hosts: frozenset[str] | None = None  # Host header values accepted (None: any)
     client_queue: int = DEFAULT_CLIENT_QUEUE
+    max_clients: int = 256  # streams at once: with client_queue, this bounds memory
     keepalive: float = 15.0  # seconds between SSE comments / WS pings when idle
     send_timeout: float = 30.0  # a write that cannot complete this fast ends the stream
     overflow_grace: float = 1.0  # time for the final frames before a stalled socket is cut

@@ -24,13 +24,23 @@ Write = Callable[[Sequence[Entry]], Awaitable[None]]
 
 
 def bad_request(e: BadParam) -> web.Response:
+    if isinstance(e, Full):
+        return web.json_response(
+            {"error": str(e), "param": e.param}, status=503, headers={"Retry-After": "5"}
+        )
     return web.json_response({"error": str(e), "param": e.param}, status=400)
+
+
+class Full(BadParam):
+    """Too many stream clients: each holds a bounded queue, and so must their number."""
 
 
 def _subscribe(request: web.Request, kind: str, resume_after: int | None = None) -> Subscriber:
     state = request.app[STATE]
     hub = state.hub
     sub = parse_subscription(request.query, hub.codes.keys())
+    if len(hub.subscribers) >= state.max_clients:
+        raise Full("clients", f"already {len(hub.subscribers)} stream clients (the maximum)")
     peer = request.remote or ""
     s = hub.subscribe(sub.filter, kind=kind, peer=peer, policy=sub.policy, max_queue=state.client_queue,
                       limit=sub.limit, batch=sub.batch, resume_after=resume_after)  # fmt: skip
