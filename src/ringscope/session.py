@@ -171,6 +171,8 @@ class Session:
             prog.set_autoload(prog.name in wanted)
         rodata: dict[str, int | bytes] = {"rs_wakeup_bytes": self.wakeup_bytes}
         rodata["rs_use_perfbuf"] = int(self.transport == "perfbuf")
+        if self.transport != "perfbuf" and "rs_heap" in obj.maps:
+            obj.set_max_entries("rs_heap", 1)  # the perf path's scratch: unused, keep it small
         if stem == "syscalls" and self.syscall_id is not None:
             rodata["rs_syscall_id"] = self.syscall_id
         obj.set_rodata(**rodata)
