@@ -211,10 +211,10 @@ def kernel_memory(s: Any) -> dict[str, int]:
     if isinstance(s.reader, PerfReader):
         page = os.sysconf("SC_PAGE_SIZE")
         out["buffers"] = s.reader.size + page * len(s.reader.cpus)
-        out["scratch"] = sum(_memlock(o.maps["rs_heap"].fd) for o in s.objects.values())
     else:
         out["buffers"] = _memlock(s._maps["rs_ring"].fd)
-        out["scratch"] = 0
+    # The perf path's scratch slots (one slot, unused, on the ring buffer path).
+    out["scratch"] = sum(_memlock(o.maps["rs_heap"].fd) for o in s.objects.values())
     return out
 
 
