@@ -98,7 +98,9 @@ def test_uprobe_with_latency_flag_on_libc(prog: Path) -> None:
 def test_runqlat_sees_our_sleeps() -> None:
     with Histogram("runqlat", by="pid", pid=os.getpid()) as h:
         for _ in range(20):
-            time.sleep(0.001)  # each sleep ends with a wakeup and a switch back in
+            # Long enough to really block: a 1 ms sleep on a busy machine can
+            # be woken before it has switched out, and then nothing is queued.
+            time.sleep(0.005)
         snap = h.snapshot()
     rows = {r.key: r for r in snap.rows}
     assert rows[os.getpid()].count >= 20
