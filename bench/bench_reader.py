@@ -268,7 +268,9 @@ def bpftrace(flood_exe: Path, exe: str) -> Result:
     try:
         os.sched_setaffinity(bt.pid, {READER_CPU})  # before it starts its threads
         deadline = time.monotonic() + 120
-        while not (out.exists() and b"Attaching" in out.read_bytes()):
+        # It prints "Attaching 1 probe..." before attaching, and its output
+        # is buffered: wait until the kernel lists its program as attached.
+        while bt.pid not in _syscall_tracers():
             if bt.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"bpftrace did not start: {err.read_text().strip()}")
             time.sleep(0.05)
@@ -301,13 +303,17 @@ def bpftrace(flood_exe: Path, exe: str) -> Result:
 def _other_syscall_tracers() -> list[int]:
     """Pids of other processes with BPF programs on syscall tracepoints: each
     adds its cost to every getppid() here, so a round they overlap is slow."""
+    return [pid for pid in _syscall_tracers() if pid != os.getpid()]
+
+
+def _syscall_tracers() -> list[int]:
     try:
         out = subprocess.run(["bpftool", "-j", "perf", "list"], capture_output=True, text=True, timeout=10)
         recs = json.loads(out.stdout or "[]")
     except (OSError, subprocess.SubprocessError, ValueError):
         return []
     names = {"sys_enter", "sys_exit", "sys_enter_getppid", "sys_exit_getppid"}
-    return sorted({r["pid"] for r in recs if r.get("tracepoint") in names and r.get("pid") != os.getpid()})
+    return sorted({r["pid"] for r in recs if r.get("tracepoint") in names})
 
 
 def _prog_misses() -> int:
