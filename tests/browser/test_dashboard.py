@@ -84,3 +84,19 @@ async def test_dashboard_with_token(browser: Browser) -> None:
             await page.close()
         finally:
             await runner.cleanup()
+
+
+async def test_dashboard_histogram_panel(browser: Browser, url: str) -> None:
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(url + "/")
+    await page.fill("#h-event", "runqlat")
+    await page.fill("#h-duration", "0.5")
+    await page.click("#h-run")
+    await expect(page.locator("#hist-error")).to_contain_text("events", timeout=10000)
+    await expect(page.locator("#hist-table tbody tr").first).to_be_visible()
+    await page.fill("#h-event", "no:such:thing:at:all")
+    await page.click("#h-run")
+    await expect(page.locator("#hist-error")).to_contain_text("malformed probe spec", timeout=10000)
+    assert not errors

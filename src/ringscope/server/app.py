@@ -19,6 +19,7 @@ from aiohttp import web
 
 from .. import features
 from ..hub import Hub
+from .hist_route import HIST_LOCK, api_hist
 from .metrics import render_metrics
 from .security import auth_middleware, host_middleware
 from .state import STATE, ServerState
@@ -105,6 +106,8 @@ def make_app(state: ServerState) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/status", status)
+    app.router.add_get("/api/hist", api_hist)
+    app[HIST_LOCK] = asyncio.Lock()
     app.router.add_get("/events", events_sse)
     app.router.add_get("/events.ndjson", events_ndjson)
     app.router.add_get("/ws", events_ws)

@@ -269,5 +269,42 @@ $("#auth-form").addEventListener("submit", (e) => {
   poll();
 });
 
+// In-kernel histograms: GET /api/hist, drawn as rows with bars (bcc style).
+function histRow(body, key, label, count, max) {
+  const tr = document.createElement("tr");
+  const bar = "\u2588".repeat(max ? Math.round((30 * count) / max) : 0);
+  for (const text of [key, label, String(count), bar]) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    tr.appendChild(td);
+  }
+  body.appendChild(tr);
+}
+
+$("#hist-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const q = new URLSearchParams({ event: $("#h-event").value, duration: $("#h-duration").value });
+  if ($("#h-by").value) q.set("by", $("#h-by").value);
+  if ($("#h-latency").checked) q.set("latency", "1");
+  $("#hist-error").textContent = "collecting\u2026";
+  $("#h-run").disabled = true;
+  try {
+    const doc = await api("/api/hist?" + q);
+    if (doc.error) throw new Error(doc.error);
+    $("#hist-error").textContent = `${doc.total} events, ${doc.dropped} dropped (${doc.unit || "count"})`;
+    const body = $("#hist-table tbody");
+    body.textContent = "";
+    for (const row of doc.rows) {
+      const buckets = row.buckets && row.buckets.length ? row.buckets : [{ le: "", count: row.count }];
+      const max = Math.max(...buckets.map((b) => b.count));
+      for (const b of buckets) histRow(body, String(row.key ?? ""), b.le === "" ? "" : "\u2264 " + b.le, b.count, max);
+    }
+  } catch (err) {
+    $("#hist-error").textContent = String(err.message || err);
+  } finally {
+    $("#h-run").disabled = false;
+  }
+});
+
 poll();
 setInterval(poll, 1000);

@@ -1,0 +1,44 @@
+"""GET /api/hist: an in-kernel histogram over HTTP, exact counts, 4xx/501."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from tests.server.conftest import Server
+
+ME = os.getpid()
+CALLS = 777
+
+
+async def test_hist_counts_our_calls_exactly(server: Server) -> None:
+    query = f"/api/hist?event=syscalls:sys_enter_getppid&by=pid&pid={ME}&duration=2"
+    pending = asyncio.create_task(server.get_json(query))
+    await asyncio.sleep(1.0)  # attached well before the window closes
+    await asyncio.to_thread(lambda: [os.getppid() for _ in range(CALLS)])
+    status, doc = await pending
+    assert status == 200, doc
+    assert doc["kind"] == "count" and doc["event"] == "syscalls:sys_enter_getppid"
+    assert {r["key"]: r["count"] for r in doc["rows"]} == {ME: CALLS}
+
+
+async def test_hist_bad_parameters_are_400(server: Server) -> None:
+    for query, word in (
+        ("/api/hist", "event"),
+        ("/api/hist?event=runqlat&duration=abc", "bad number"),
+        ("/api/hist?event=runqlat&colour=red", "unknown parameter"),
+        ("/api/hist?event=nosuch:thing", "unknown"),
+    ):
+        status, doc = await server.get_json(query)
+        assert status == 400, (query, doc)
+        assert word in doc["error"]
+
+
+async def test_hist_missing_kernel_feature_is_501(server: Server) -> None:
+    from ringscope import features
+
+    if features.probe().kprobes.available:
+        return
+    status, doc = await server.get_json("/api/hist?event=kprobe:vfs_read&duration=0.1")
+    assert status == 501
+    assert "CONFIG_KPROBES is off" in doc["error"]
