@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..sources.spec import EventSpec, Row
+from ..sources.spec import Columns, EventSpec, Lookup, Row
 from .layout import EventLayout
 
 __all__ = ["Chunk", "Item", "Lost"]
@@ -46,12 +46,32 @@ class Chunk:
         cols["type"] = [self.spec.name] * len(recs)
         n = len(recs)
         cols["seq"] = list(range(self.seq0, self.seq0 + n))
-        order = ["seq", *(k for k in _HEADER_ORDER if k in cols)]
-        order += [k for k in cols if k not in order]
+        order = _key_order(cols)
         rows = [dict(zip(order, vals, strict=True)) for vals in zip(*(cols[k] for k in order), strict=True)]
         if self.spec.finish is not None:
             self.spec.finish(rows)
         return rows
+
+    def columns(self) -> Columns:
+        """The fields as whole columns, keyed and ordered like `rows()` before
+        `finish`: numpy views of the records (char arrays as `S<n>`, fixed
+        arrays 2-D), except raw_fields, which are lists of bytes as `rows()`
+        has them. The arrays may be views of the ring: never write to them."""
+        recs = self.records
+        n = len(recs)
+        cols: Columns = {}
+        for name, fmt, _off in self.layout.fields:
+            raw = isinstance(fmt, str) and fmt.startswith("S") and name in self.spec.raw_fields
+            cols[name] = recs[name].tolist() if raw else recs[name]
+        cols["type"] = Lookup(np.zeros(n, np.intp), [self.spec.name])
+        cols["seq"] = np.arange(self.seq0, self.seq0 + n, dtype=np.int64)
+        return {k: cols[k] for k in _key_order(cols)}
+
+
+def _key_order(cols: dict[str, Any]) -> list[str]:
+    """The contract's order: seq, the common header, then the event's own fields."""
+    order = ["seq", *(k for k in _HEADER_ORDER if k in cols)]
+    return order + [k for k in cols if k not in order]
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .spec import EventSpec, Row
+from .spec import Columns, EventSpec, Lookup, Row, array
 
 _SYSCALLS = ("openat", "openat2")
 _ACCESS = {os.O_RDONLY: "O_RDONLY", os.O_WRONLY: "O_WRONLY", os.O_RDWR: "O_RDWR"}
@@ -22,10 +22,19 @@ def flag_names(flags: int) -> str:
     return "|".join(names)
 
 
+def _syscall_name(nr: int) -> str:
+    return _SYSCALLS[nr] if nr < len(_SYSCALLS) else str(nr)
+
+
 def _open(rows: list[Row]) -> None:
     for r in rows:
-        r["syscall"] = _SYSCALLS[r["syscall"]] if r["syscall"] < len(_SYSCALLS) else str(r["syscall"])
+        r["syscall"] = _syscall_name(r["syscall"])
         r["flags_str"] = flag_names(r["flags"])
+
+
+def _open_columns(cols: Columns) -> None:
+    cols["syscall"] = Lookup.map(array(cols, "syscall"), _syscall_name)
+    cols["flags_str"] = Lookup.map(array(cols, "flags"), flag_names)
 
 
 SPECS = (
@@ -33,5 +42,6 @@ SPECS = (
         "open", "file",
         ("handle_openat_enter", "handle_openat_exit", "handle_openat2_enter", "handle_openat2_exit"),
         "rs_open", "RS_EV_OPEN", "a file was opened: path, flags, mode, fd or -errno", _open,
+        finish_columns=_open_columns,
     ),
 )  # fmt: skip

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from .spec import EventSpec, Row
+from .spec import Columns, EventSpec, Row, array
+
+
+def _argv(raw: bytes, used: int) -> list[str]:
+    raw = raw[:used]
+    return [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")] if raw else []
 
 
 def _exec(rows: list[Row]) -> None:
     for r in rows:
-        raw: bytes = r.pop("argv")[: r.pop("argv_len")]
-        r["argv"] = [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")] if raw else []
+        r["argv"] = _argv(r.pop("argv"), r.pop("argv_len"))
+
+
+def _exec_columns(cols: Columns) -> None:
+    raw = cols.pop("argv")  # raw_fields are lists of bytes
+    assert isinstance(raw, list)
+    used = array(cols, "argv_len").tolist()
+    del cols["argv_len"]
+    cols["argv"] = [_argv(a, k) for a, k in zip(raw, used, strict=True)]
 
 
 def _exit(rows: list[Row]) -> None:
@@ -19,11 +31,18 @@ def _exit(rows: list[Row]) -> None:
         r["signal"] = status & 0x7F
 
 
+def _exit_columns(cols: Columns) -> None:
+    status = array(cols, "exit_code")
+    cols["exit_code"] = (status >> 8) & 0xFF
+    cols["signal"] = status & 0x7F
+
+
 SPECS = (
     EventSpec("exec", "process", ("handle_exec",), "rs_exec", "RS_EV_EXEC",
-              "a process called execve: filename, ppid, argv", _exec, raw_fields=("argv",)),
+              "a process called execve: filename, ppid, argv", _exec, raw_fields=("argv",),
+              finish_columns=_exec_columns),
     EventSpec("exit", "process", ("handle_exit",), "rs_exit", "RS_EV_EXIT",
-              "a process exited: exit code, signal, lifetime", _exit),
+              "a process exited: exit code, signal, lifetime", _exit, finish_columns=_exit_columns),
     EventSpec("fork", "process", ("handle_fork",), "rs_fork", "RS_EV_FORK",
               "a task was created: child pid and tid"),
 )  # fmt: skip

@@ -6,7 +6,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from .spec import EventSpec, Row
+from .spec import Columns, EventSpec, Lookup, Row, array
 
 _UNISTD = (
     "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
@@ -39,7 +39,13 @@ def _syscall(rows: list[Row]) -> None:
         r["name"] = names.get(r["id"], f"syscall_{r['id']}")
 
 
+def _syscall_columns(cols: Columns) -> None:
+    names = syscall_names()
+    cols["name"] = Lookup.map(array(cols, "id"), lambda nr: names.get(nr, f"syscall_{nr}"))
+
+
 SPECS = (
     EventSpec("syscall", "syscalls", ("handle_sys_enter", "handle_sys_exit"), "rs_syscall", "RS_EV_SYSCALL",
-              "every syscall at exit: id, name, return value, duration", _syscall),
+              "every syscall at exit: id, name, return value, duration", _syscall,
+              finish_columns=_syscall_columns),
 )  # fmt: skip
