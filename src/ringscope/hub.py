@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 import orjson
 
+from .events.encode import encode_ndjson, json_default
+from .events.encode import encode_rows as encode_rows  # re-exported: the row path's encoder
 from .events.records import Chunk, Item, Lost
 from .filters import Filter
 
@@ -72,32 +74,6 @@ class HubSession(Protocol):
     def ring_fill(self) -> float: ...
 
 
-# -- encoding, once per chunk -------------------------------------------------
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return value.hex()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def encode_rows(rows: list[dict[str, Any]]) -> bytes:
-    """NDJSON (one object per line, newline-terminated) for rows that all
-    start with "seq".
-
-    One orjson call per chunk: per-call overhead dominates for small objects
-    (a CPUID-trapping feature check in this VM makes it ~2 us). The array is
-    turned into lines by replacing `},{"seq":` with `}\n{"seq":` - which is
-    unambiguous, because a quote inside a JSON string is always escaped, so
-    that byte sequence can only occur between two top-level rows."""
-    if not rows:
-        return b""
-    blob = orjson.dumps(rows, default=_json_default)
-    return blob[1:-1].replace(b'},{"seq":', b'}\n{"seq":') + b"\n"
-
-
 class Block:
     """A run of stream items of one type (a Chunk, or one loss record),
     encoded lazily and at most once. `cache` holds renderings made by the
@@ -129,10 +105,10 @@ class Block:
         blob: bytes | None = self.cache.get("ndjson")
         if blob is None:
             if self.chunk is not None:
-                blob = encode_rows(self.chunk.rows())
+                blob = encode_ndjson(self.chunk)
             else:
                 assert self.lost is not None
-                blob = orjson.dumps(self.lost.row(), default=_json_default) + b"\n"
+                blob = orjson.dumps(self.lost.row(), default=json_default) + b"\n"
             self.cache["ndjson"] = blob
         return blob
 
