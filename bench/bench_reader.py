@@ -433,8 +433,17 @@ def _figures(report: Report, results: dict[str, list[Result]]) -> None:
     fig("C libbpf reader: delivered", rate["C reader"], "events/s", higher=True)
     fig("ringscope reader: delivered", rate["ringscope"], "events/s", "C reader", rate["C reader"],
         higher=True, target="target >= 1.0x, zero loss")  # fmt: skip
+    fig("  ringscope, caller sleeps 0.5 ms between polls", rate["ringscope paced"], "events/s", "C reader",
+        rate["C reader"], higher=True)  # fmt: skip
     fig("C libbpf reader: lost (all runs)", lost["C reader"], "events", "produced", total)
     fig("ringscope reader: lost (all runs)", lost["ringscope"], "events", "produced", total)
+    fig(
+        "  ringscope, caller sleeps 0.5 ms between polls",
+        lost["ringscope paced"],
+        "events",
+        "produced",
+        total,
+    )
     fig("C libbpf reader: drain a full 16 MiB ring", drain["drop path"], "events/s", higher=True)
     fig("ringscope reader: drain a full 16 MiB ring", drain["ringscope drop path"], "events/s",
         "C reader", drain["drop path"], higher=True)  # fmt: skip
