@@ -79,7 +79,7 @@ class Block:
     encoded lazily and at most once. `cache` holds renderings made by the
     server (SSE, WebSocket) so they too are made once and shared."""
 
-    __slots__ = ("_lines", "cache", "chunk", "count", "is_event", "lost", "seq0", "type")
+    __slots__ = ("_lines", "_starts", "cache", "chunk", "count", "is_event", "lost", "seq0", "type")
 
     def __init__(self, item: Item) -> None:
         self.chunk: Chunk | None = item if isinstance(item, Chunk) else None
@@ -94,6 +94,7 @@ class Block:
             self.seq0 = item.seq
             self.count = 1
         self._lines: list[bytes] | None = None
+        self._starts: np.ndarray | None = None
         self.cache: dict[Any, Any] = {}
 
     @property
@@ -118,6 +119,22 @@ class Block:
         if self._lines is None:
             self._lines = self.ndjson()[:-1].split(b"\n")
         return self._lines
+
+    def ndjson_of(self, idx: np.ndarray) -> bytes:
+        """The NDJSON of the items at positions `idx` (ascending): one slice
+        of the shared bytes per run of consecutive positions."""
+        blob = self.ndjson()
+        if not len(idx):
+            return b""
+        if self._starts is None:
+            # A newline only ever ends a line: in a JSON string it is escaped.
+            ends = np.flatnonzero(np.frombuffer(blob, np.uint8) == ord("\n")) + 1
+            self._starts = np.concatenate([[0], ends])
+        cut = np.flatnonzero(np.diff(idx) != 1) + 1
+        first = idx[np.concatenate([[0], cut])]
+        last = idx[np.concatenate([cut - 1, [len(idx) - 1]])]
+        spans = zip(self._starts[first].tolist(), self._starts[last + 1].tolist(), strict=True)
+        return b"".join([blob[a:b] for a, b in spans])
 
 
 def _merge_lost(old: Lost, new: Lost) -> Lost:
@@ -170,8 +187,7 @@ class View:
     def ndjson(self) -> bytes:
         if self.idx is None:
             return self.block.ndjson()
-        lines = self.block.lines()
-        return b"\n".join([lines[i] for i in self.idx.tolist()]) + b"\n"
+        return self.block.ndjson_of(self.idx)
 
 
 @dataclass(slots=True)
@@ -235,7 +251,7 @@ class ClientFilter:
         if self.comm is not None:
             m = recs["comm"] == self.comm.encode()
             mask = m if mask is None else mask & m
-        if mask is None:
+        if mask is None or bool(mask.all()):
             return None
         return np.flatnonzero(mask)
 
