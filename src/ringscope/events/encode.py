@@ -90,29 +90,27 @@ def encode_ndjson(chunk: Chunk) -> bytes:
 
 def _assemble(parts: list[Part], n: int) -> bytes:
     """Lay the parts side by side, n rows, and delete the padding."""
-    merged: list[Part] = []
+    template = bytearray()
+    fields: dict[str, tuple[np.dtype, int]] = {}
+    columns: dict[str, np.ndarray] = {}
     for p in parts:
-        last = merged[-1] if merged else None
-        if isinstance(p, bytes) and isinstance(last, bytes):
-            merged[-1] = last + p
-        else:
-            merged.append(p)
-    if len(merged) == 1 and isinstance(merged[0], bytes):
-        return merged[0] * n
-    widths = [len(p) if isinstance(p, bytes) else p.shape[1] for p in merged]
-    template = np.zeros(sum(widths), np.uint8)
-    pos = 0
-    for p, w in zip(merged, widths, strict=True):
         if isinstance(p, bytes):
-            template[pos : pos + w] = np.frombuffer(p, np.uint8)
-        pos += w
+            template += p
+        elif p.shape[1]:
+            # Each part goes in as one field of a record per line: one
+            # strided copy per part, not one tiny copy per row.
+            name = f"f{len(fields)}"
+            fields[name] = (np.dtype(f"V{p.shape[1]}"), len(template))
+            columns[name] = p
+            template += bytes(p.shape[1])
+    if not columns:
+        return bytes(template) * n
     mat = np.empty((n, len(template)), np.uint8)
-    mat[:] = template
-    pos = 0
-    for p, w in zip(merged, widths, strict=True):
-        if not isinstance(p, bytes):
-            mat[:, pos : pos + w] = p
-        pos += w
+    mat[:] = np.frombuffer(template, np.uint8)
+    lines = mat.view(np.dtype({"names": list(fields), "formats": [f for f, _ in fields.values()],
+                               "offsets": [o for _, o in fields.values()], "itemsize": len(template)}))[:, 0]  # fmt: skip
+    for name, p in columns.items():
+        lines[name] = np.ascontiguousarray(p).view(fields[name][0])[:, 0]
     return mat.tobytes().replace(b"\0", b"")
 
 
@@ -179,6 +177,7 @@ def _digit_table(blank: bool, zero: bytes) -> np.ndarray:
 # 0 is "0", any higher word of 0 is nothing.
 _UNITS = _digit_table(True, b"\0\0\x000")
 _HIGHER = _digit_table(True, b"\0\0\0\0")
+_FULL = _UNITS[10000:]
 _POW10 = [10**k for k in range(21)]
 
 
@@ -195,38 +194,43 @@ def _ints(a: np.ndarray) -> list[Part]:
     # -INT64_MIN wraps to itself, whose uint64 view is its magnitude 2**63.
     mag = np.where(neg, -s, s).view(np.uint64)
     sign = (neg * ord("-")).astype(np.uint8)[:, None]
-    digits = _digits(mag, len(str(max(-lo, hi))))
+    digits = _digits(mag, max(-lo, hi))
     return [np.concatenate([sign, digits], axis=1)]
 
 
 def _magnitudes(mag: np.ndarray, lo: int, hi: int, sign: bytes) -> list[Part]:
-    """Digits of values in [lo, hi] (not all equal). When they share their
-    leading digits, those are one constant and only the tail varies."""
+    """Digits of uint64 values in [lo, hi] (not all equal). When they share
+    their leading digits, those are one constant and only the tail varies."""
     k = 1
     while lo // _POW10[k] != hi // _POW10[k]:
         k += 1
     head = lo // _POW10[k]
     if head == 0:
-        return [sign, _digits(mag, len(str(hi)))]
-    tail = mag - np.uint64(head * _POW10[k])
-    return [sign + b"%d" % head, _digits(tail, k, pad=True)]
+        return [sign, _digits(mag, hi)]
+    return [sign + b"%d" % head, _digits(mag - np.uint64(head * _POW10[k]), _POW10[k] - 1, pad=k)]
 
 
-def _digits(mag: np.ndarray, width: int, pad: bool = False) -> np.ndarray:
-    """(n, width) ASCII digits of uint64 values below 10**width, right-aligned:
-    leading zeros are NUL, or '0' with `pad`."""
+def _digits(mag: np.ndarray, hi: int, pad: int = 0) -> np.ndarray:
+    """(n, width) ASCII digits of uint64 values up to `hi`, right-aligned in
+    the width of `hi`: leading zeros are NUL, or with `pad`, '0' to `pad` digits."""
+    width = pad or len(str(hi))
     words = (width + 3) // 4
+    if hi < 1 << 63:
+        mag = mag.view(np.int64)  # cheaper arithmetic, and native indices
     out = np.empty((len(mag), words), np.uint32)
     q = mag
     for j in range(words):  # from the units word up
-        upper = q // np.uint64(10000)
-        idx = q - upper * np.uint64(10000)
-        if pad:
-            idx += np.uint64(10000)
+        if j == words - 1:
+            r = q.astype(np.intp, copy=False)  # the top word: nothing above it
         else:
-            idx += (upper > 0) * np.uint64(10000)
-        out[:, words - 1 - j] = (_UNITS if j == 0 else _HIGHER)[idx]
-        q = upper
+            q, r = np.divmod(q, 10000)
+            r = r.astype(np.intp, copy=False)
+        if pad:
+            out[:, words - 1 - j] = _FULL[r]
+            continue
+        if j < words - 1:
+            np.add(r, 10000, out=r, where=q > 0)  # words above: all four digits
+        out[:, words - 1 - j] = (_UNITS if j == 0 else _HIGHER)[r]
     return out.view(np.uint8)[:, 4 * words - width :]
 
 
@@ -242,10 +246,11 @@ _PLAIN[[0, ord('"'), ord("\\")]] = [True, False, False]
 def _cstrings(a: np.ndarray, n: int) -> list[Part]:
     """NUL-terminated char arrays, decoded like rows() (up to the first
     NUL, invalid UTF-8 replaced) and JSON-escaped like orjson."""
-    if bool((a == a[0]).all()):  # numpy compares without the trailing NULs
-        return [_jstr(a[0].split(b"\0", 1)[0].decode(errors="replace"))]
     size = a.dtype.itemsize
     raw = np.ascontiguousarray(a).view(np.uint8).reshape(n, size)
+    words = raw.view(np.uint64) if size % 8 == 0 else raw
+    if bool((words == words[0]).all()):
+        return [_jstr(a[0].split(b"\0", 1)[0].decode(errors="replace"))]
     nul = raw == 0
     length = np.where(nul.any(axis=1), nul.argmax(axis=1), size)
     width = int(length.max())
