@@ -218,21 +218,34 @@ static __always_inline void *rs_reserve(__u64 size, __u32 type)
 	return h;
 }
 
-static __always_inline __u64 rs_wakeup_flags(void)
+/* Wake the reader once per crossing: when this record (`size` bytes plus
+ * the ring's header and padding) takes the unread data across
+ * rs_wakeup_bytes. Readiness of the ring fd is level-triggered, so a reader
+ * that is busy or already woken sees the data anyway; forcing a wakeup on
+ * every submit above the threshold instead cost a lagging reader's
+ * producers ~2 us per event (an irq_work each). Two CPUs racing across the
+ * threshold can both miss it; the reader's drain timer bounds that. */
+static __always_inline __u64 rs_wakeup_flags(__u64 size)
 {
-	return bpf_ringbuf_query(&rs_ring, BPF_RB_AVAIL_DATA) >= rs_wakeup_bytes ?
+	__u64 avail = bpf_ringbuf_query(&rs_ring, BPF_RB_AVAIL_DATA);
+	__u64 footprint = (size + BPF_RINGBUF_HDR_SZ + 7) & ~7ULL;
+
+	return avail >= rs_wakeup_bytes && avail < rs_wakeup_bytes + footprint ?
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-/* Publish a record from rs_reserve(). `ctx` is the program's context, which
+/* Publish a record `rec` from rs_reserve() (a typed pointer: its size is
+ * taken from its type). `ctx` is the program's context, which
  * bpf_perf_event_output() needs. A failed perf output (buffer full: the
  * helper returns -ENOSPC) is counted exactly like a failed reserve; the
  * perf buffer also reports it later as PERF_RECORD_LOST, and the reader
  * keeps that count only as a cross-check, so no drop is counted twice. */
-static __always_inline void rs_submit(void *ctx, void *rec)
+#define rs_submit(ctx, rec) rs_submit_sized(ctx, rec, sizeof(*(rec)))
+
+static __always_inline void rs_submit_sized(void *ctx, void *rec, __u64 rec_size)
 {
 	if (!rs_use_perfbuf) {
-		bpf_ringbuf_submit(rec, rs_wakeup_flags());
+		bpf_ringbuf_submit(rec, rs_wakeup_flags(rec_size));
 		return;
 	}
 	struct rs_heap_slot *slot = (void *)((char *)rec - offsetof(struct rs_heap_slot, data));
@@ -256,7 +269,7 @@ static __always_inline void rs_output(void *ctx, void *rec, __u64 size, __u32 ty
 	if (rs_use_perfbuf)
 		err = bpf_perf_event_output(ctx, &rs_perf, BPF_F_CURRENT_CPU, rec, size);
 	else
-		err = bpf_ringbuf_output(&rs_ring, rec, size, rs_wakeup_flags());
+		err = bpf_ringbuf_output(&rs_ring, rec, size, rs_wakeup_flags(size));
 	if (err)
 		rs_count_drop(type);
 }
