@@ -17,10 +17,10 @@ per-round lines show the spread):
                the ring is drained once, after the flood, to count. This is
                the baseline of the producer-cost target.
   drop path    no reader either, with the default 16 MiB ring and wakeup
-               threshold (a quarter of the ring): forced wakeups from 4 MiB
-               of unread data on, then, once the ring is full, every
-               reserve fails and is counted. It shows what a stalled reader
-               costs the producer, and its one drain at the end times how
+               threshold (a quarter of the ring): whatever the wakeup policy
+               of common.bpf.h costs past the threshold, then, once the ring
+               is full, every reserve fails and is counted. It shows what a
+               stalled reader costs the producer, and its one drain times how
                fast each reader empties a full ring (C, and ringscope in
                "ringscope drop path", which also cross-checks that both
                loaders configure the program alike: same ns per call).
