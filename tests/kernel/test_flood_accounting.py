@@ -25,8 +25,8 @@ RING = 64 << 10
 CHILD = f"import os, sys\nsys.stdin.buffer.read(1)\nfor _ in range({CALLS}): os.getppid()\n"
 
 
-# The default wakeup policy (forced wakeups past a quarter of the ring slow
-# the producer down), and no wakeup at all (the ring overflows fastest).
+# Both submit paths: the default adaptive wakeup (a forced wakeup when the
+# unread data crosses a quarter of the ring) and a threshold never reached.
 @pytest.mark.parametrize("wakeup_bytes", [None, 2 * RING], ids=["adaptive-wakeup", "no-wakeup"])
 def test_flood_delivered_plus_lost_equals_produced(wakeup_bytes: int | None) -> None:
     nr = syscall_number("getppid")
