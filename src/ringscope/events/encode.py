@@ -182,9 +182,10 @@ _POW10 = [10**k for k in range(21)]
 
 
 def _ints(a: np.ndarray) -> list[Part]:
+    first = int(a[0])
+    if bool((a == first).all()):  # one pass, the common case for header fields
+        return [b"%d" % first]
     lo, hi = int(a.min()), int(a.max())
-    if lo == hi:
-        return [b"%d" % lo]
     if lo >= 0:
         return _magnitudes(a.astype(np.uint64, copy=False), lo, hi, b"")
     if hi < 0:
