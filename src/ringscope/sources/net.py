@@ -42,8 +42,9 @@ def _sock_columns(cols: Columns) -> None:
     key = np.ascontiguousarray(array(cols, "addr"), dtype=np.uint8) * v6[:, None]
     key[v4, :4] = array(cols, "addr")[v4, :4]
     key = np.concatenate([(v4 + 2 * v6).astype(np.uint8)[:, None], key], axis=1)
-    uniq, codes = np.unique(key, axis=0, return_inverse=True)
-    cols["addr"] = Lookup(codes.reshape(-1), [_addr(bytes(k[1:]), int(k[0])) for k in uniq])
+    # As one 17-byte item per row: np.unique(axis=0) is ~40x slower.
+    uniq, codes = np.unique(key.view("V17")[:, 0], return_inverse=True)
+    cols["addr"] = Lookup(codes.reshape(-1), [_addr(k[1:], k[0]) for k in map(bytes, uniq)])
     if not bool((v4 | v6).all()):
         port = np.where(v4 | v6, array(cols, "port").astype(np.int32), -1)
         cols["port"] = Lookup.map(port, lambda p: None if p < 0 else p)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .spec import Columns, EventSpec, Row, array
+import numpy as np
+
+from .spec import Columns, EventSpec, Lookup, Row, array
 
 
 def _argv(raw: bytes, used: int) -> list[str]:
@@ -20,7 +22,10 @@ def _exec_columns(cols: Columns) -> None:
     assert isinstance(raw, list)
     used = array(cols, "argv_len").tolist()
     del cols["argv_len"]
-    cols["argv"] = [_argv(a, k) for a, k in zip(raw, used, strict=True)]
+    # One decode per distinct argv: a key is exactly the bytes _exec reads.
+    seen: dict[bytes, int] = {}
+    codes = [seen.setdefault(a[:k], len(seen)) for a, k in zip(raw, used, strict=True)]
+    cols["argv"] = Lookup(np.array(codes, np.intp), [_argv(a, len(a)) for a in seen])
 
 
 def _exit(rows: list[Row]) -> None:
