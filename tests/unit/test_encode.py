@@ -259,3 +259,16 @@ def test_a_type_without_columnar_finish_is_encoded_from_rows() -> None:
 def test_empty_chunk() -> None:
     recs, _ = records("open", 0, seed=0)
     assert encode_ndjson(chunk_of("open", recs)) == b""
+
+
+def test_columns_without_any_touch_up() -> None:
+    """A spec with no finish at all: fixed arrays are hex strings (the
+    rows' bytes through json_default), enums plain ints."""
+    layout, spec, code = layout_of("connect")
+    bare = EventSpec(spec.name, spec.obj, spec.programs, spec.struct, spec.enum, spec.doc)
+    recs, _ = records("connect", 50, seed=11)
+    fill_hostile(recs, code)
+    chunk = Chunk(layout, bare, 7, recs)
+    blob = encode_ndjson(chunk)
+    assert blob.splitlines() == [orjson.dumps(r, default=json_default) for r in chunk.rows()]
+    assert b'"addr":"' in blob
