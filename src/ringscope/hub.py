@@ -543,6 +543,10 @@ class Hub:
         """Register a client. With `resume_after` (a Last-Event-ID), events
         after that seq still in the replay window are queued first; a gap
         before the window is reported as a client-stage loss."""
+        if self._task is not None:
+            # What waits in the ring was produced before this client came:
+            # it goes to the clients already there (and the replay window).
+            self.pump()
         sub = Subscriber(next(self._ids), kind, peer, flt, policy, max_queue, limit, batch)
         if resume_after is not None:
             self._replay_into(sub, resume_after)

@@ -46,10 +46,13 @@ class RingReader:
     """Consumes one ring buffer map. Owns its mmaps and epoll fd, not the
     map fd. Single consumer: not thread-safe."""
 
-    def __init__(self, map_fd: int, size: int) -> None:
+    def __init__(self, map_fd: int, size: int, wakeup_bytes: int | None = None) -> None:
         if size <= 0 or size & (size - 1):
             raise ValueError(f"ring size {size} is not a power of two")
         self.size = size
+        # At or past this fill, wait() does not sleep (the kernel side
+        # forces a wakeup at the same threshold).
+        self.wakeup_bytes = size // 4 if wakeup_bytes is None else wakeup_bytes
         self._mask = size - 1
         self._fd = map_fd
         self._cons = mmap.mmap(map_fd, _PAGE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
@@ -58,17 +61,24 @@ class RingReader:
         self._cons_pos = np.frombuffer(self._cons, dtype=np.uint64, count=1)
         self._data = np.frombuffer(self._prod, dtype=np.uint8, offset=_PAGE)
         self._words = self._data.view(np.uint32)  # record headers are 8-aligned
+        # Edge-triggered: the ring fd is readable whenever data is pending,
+        # so a level-triggered wait would spin under load, draining tiny
+        # batches (measured: ~190 events per poll against the C reader's
+        # ~1,600 per wakeup, and a 1.19x producer cost). With EPOLLET only
+        # a kernel wakeup (a threshold crossing) ends the sleep early.
         self._epoll = select.epoll()
-        self._epoll.register(map_fd, select.EPOLLIN)
+        self._epoll.register(map_fd, select.EPOLLIN | select.EPOLLET)
 
     def fileno(self) -> int:
-        """The ring map fd: readable when the kernel has woken us."""
-        return self._fd
+        """An epoll fd that becomes readable when the kernel wakes us; the
+        next wait() quiets it again. For event loops (add_reader)."""
+        return self._epoll.fileno()
 
     def wait(self, timeout: float) -> bool:
-        """Sleep until a wakeup or `timeout` seconds. True if data is pending."""
-        if self.pending():
-            return True
+        """Sleep until a kernel wakeup or `timeout` seconds, unless the ring
+        is already past the wakeup threshold. True if data is pending."""
+        if self.pending() >= self.wakeup_bytes:
+            timeout = 0  # drain now; still consume the wakeup below
         self._epoll.poll(timeout)
         return self.pending() > 0
 

@@ -160,7 +160,9 @@ class Session:
         # Before attach: a perf output finds no ring until its fd is in rs_perf.
         if self.transport == "perfbuf":
             return self._stack.enter_context(PerfReader(self._maps["rs_perf"], self.ring_size))
-        return self._stack.enter_context(RingReader(self._maps["rs_ring"].fd, self.ring_size))
+        return self._stack.enter_context(
+            RingReader(self._maps["rs_ring"].fd, self.ring_size, self.wakeup_bytes)
+        )
 
     def _load(self, stem: str) -> None:
         obj = self._stack.enter_context(BpfObject.open(object_path(stem)))

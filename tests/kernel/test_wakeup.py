@@ -5,9 +5,12 @@ reader at once."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
+from ringscope.events.records import Lost
 from ringscope.filters import Filter
 from ringscope.session import Session
 from ringscope.sources.syscalls import syscall_number
@@ -52,3 +55,30 @@ def test_below_the_threshold_no_wakeup() -> None:
     elapsed, pending = _wait_time(10, timeout=1.0)
     assert 0 < pending < WAKEUP
     assert elapsed >= 0.9, f"woken below the threshold after {elapsed:.2f}s"
+
+
+def test_reader_sleeps_between_drains_under_a_flood() -> None:
+    """Below the threshold the reader drains on its timer, in big batches,
+    instead of spinning on a ring fd that is readable whenever data waits.
+    The flood is another process: a thread here would pace us via the GIL."""
+    nr = syscall_number("getppid")
+    interval, window = 0.005, 0.5
+    flood = "import os, sys\nsys.stdin.read(1)\nwhile True: os.getppid()\n"
+    with subprocess.Popen([sys.executable, "-c", flood], stdin=subprocess.PIPE, text=True) as child:
+        assert child.stdin is not None
+        try:
+            with Session(
+                ["syscall"], filter=Filter(pid=child.pid), syscall_id=nr, drain_interval=interval
+            ) as s:
+                child.stdin.write("x")
+                child.stdin.flush()
+                polls = events = 0
+                end = time.monotonic() + window
+                while time.monotonic() < end:
+                    events += sum(len(i) for i in s.poll() if not isinstance(i, Lost))
+                    polls += 1
+        finally:
+            child.kill()
+    assert events > 1000, "the flood did not run"
+    assert polls <= 2 * window / interval + 20, f"{polls} polls in {window}s: the reader spins"
+    assert s.lost["kernel"] == 0
