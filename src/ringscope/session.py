@@ -41,6 +41,7 @@ __all__ = ["DEFAULT_RING_SIZE", "Session", "check_ring_size", "resolve_events"]
 DEFAULT_RING_SIZE = 1 << 24  # 16 MiB
 MIN_RING_SIZE = 1 << 12
 FOLLOW_MAX = 16384
+SKIP_CHECK_INTERVAL = 0.1  # seconds between reads of the programs' recursion_misses
 
 
 def resolve_events(names: Iterable[str]) -> list[EventSpec]:
@@ -98,6 +99,9 @@ class Session:
         self.delivered = 0
         self.lost = {"kernel": 0, "daemon": 0}
         self._kernel_drops: dict[str, int] = {}
+        self._prog_fds: list[int] = []  # owned by the objects; read for skipped runs
+        self._skipped = 0
+        self._next_skip_check = 0.0
         self._stack = ExitStack()
         self._maps: dict[str, Map] = {}
         self._btf: Btf | None = None
@@ -201,9 +205,11 @@ class Session:
             for prog in obj.programs.values():
                 if prog.autoload:
                     self.links.append(self._stack.enter_context(prog.attach()))
+        self._prog_fds = [p.fd for obj in self.objects.values() for p in obj.programs.values() if p.autoload]
 
     def close(self) -> None:
         """Detach and free everything. Idempotent."""
+        self._prog_fds.clear()
         self.links.clear()
         self.objects.clear()
         self.reader = None
@@ -255,12 +261,12 @@ class Session:
         for run in runs:
             chunks.extend(self.decoder.chunks(run))
         self.delivered += sum(len(c) for c in chunks)
-        items: list[Item] = [*chunks, *self._losses()]
+        items: list[Item] = [*chunks, *self._losses(check_skipped=flush)]
         return items
 
-    def _losses(self) -> list[Lost]:
+    def _losses(self, *, check_skipped: bool = False) -> list[Lost]:
         assert self.decoder is not None
-        out = []
+        out = [*self._skipped_loss(check_skipped)]
         drops = self.kernel_drops()
         delta = {k: v - self._kernel_drops.get(k, 0) for k, v in drops.items()}
         delta = {k: v for k, v in delta.items() if v}
@@ -276,6 +282,34 @@ class Session:
                 Lost(self.decoder.take_seq(), "daemon", n, time.monotonic_ns(), {"reason": "undecodable"})
             )
         return out
+
+    def _skipped_loss(self, force: bool) -> list[Lost]:
+        now = time.monotonic()
+        if not force and now < self._next_skip_check:
+            return []
+        self._next_skip_check = now + SKIP_CHECK_INTERVAL
+        skipped = self.skipped_runs()
+        n, self._skipped = skipped - self._skipped, skipped
+        if n <= 0:
+            return []
+        assert self.decoder is not None
+        self.lost["kernel"] += n
+        why = (
+            "program runs skipped by the kernel (recursion); an upper bound: a run may not have been an event"
+        )
+        return [Lost(self.decoder.take_seq(), "kernel", n, time.monotonic_ns(), {"reason": why})]
+
+    def skipped_runs(self) -> int:
+        """Runs of our programs the kernel skipped because the program was
+        already running on that CPU (its recursion_misses counter): events
+        that may never have been produced, so they are counted too."""
+        total = 0
+        for fd in self._prog_fds:
+            with open(f"/proc/self/fdinfo/{fd}", "rb") as f:
+                for line in f:
+                    if line.startswith(b"recursion_misses:"):
+                        total += int(line.split()[1])
+        return total
 
     def kernel_drops(self) -> dict[str, int]:
         """Failed reserves so far, per event type, summed over CPUs."""

@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+from ringscope.events.records import Lost
 from ringscope.filters import Filter
 from ringscope.session import Session
 from ringscope.sources.syscalls import syscall_number
@@ -163,3 +164,10 @@ async def test_async_iterator(tmp_path: Path) -> None:
                 if ev["path"] == path:
                     break
     assert ev["type"] == "open" and ev["pid"] == ME and ev["ret"] >= 0
+
+
+def test_skipped_runs_are_read_from_every_program() -> None:
+    with Session(["open", "exec"], filter=Filter(pid=ME)) as s:
+        assert len(s._prog_fds) == 5  # four open programs and the exec one
+        assert s.skipped_runs() == 0  # the kernel's recursion_misses, read from fdinfo
+        assert [i for i in s.poll(0, flush=True) if isinstance(i, Lost) and i.stage == "kernel"] == []
