@@ -68,7 +68,7 @@ class HubSession(Protocol):
     drain_interval: float
     lost: dict[str, int]
 
-    def poll(self, timeout: float | None = None) -> list[Item]: ...
+    def poll(self, timeout: float | None = None, *, flush: bool = False) -> list[Item]: ...
     def set_filter(self, flt: Filter, type_mask: int | None = None) -> None: ...
     def kernel_drops(self) -> dict[str, int]: ...
     def ring_fill(self) -> float: ...
@@ -647,10 +647,11 @@ class Hub:
         finally:
             loop.remove_reader(fd)
 
-    def pump(self) -> int:
+    def pump(self, *, flush: bool = False) -> int:
         """Drain the ring once and offer everything to every subscriber.
-        Returns the number of events read."""
-        items = self.session.poll(0)
+        Returns the number of events read. flush=True for the last pump:
+        the perf buffer transport then hands on its reorder window too."""
+        items = self.session.poll(0, flush=flush)
         self.polls += 1
         n = 0
         for item in _split(items):
@@ -701,6 +702,10 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+            if self.error is None:
+                # Hand on what is still in the ring (and, with the perf
+                # buffer, in its reorder window) before the final frames.
+                self.pump(flush=True)
         for sub in self.subscribers.values():
             sub.close(reason)
 
