@@ -9,15 +9,18 @@ import os
 import signal
 import ssl
 import sys
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from ..errors import BadInput, RingscopeError
 from ..hub import DEFAULT_CLIENT_QUEUE, DEFAULT_REPLAY, Hub
-from ..server import ServerState, make_app
-from ..server.security import check_bind, loopback_hosts
 from ..session import Session
 from .options import add_session_options, event_names, filter_from_args, ring_size
+
+if TYPE_CHECKING:
+    from ..server import ServerState
+
+# aiohttp and the server package are imported by run(), not here: every
+# other command builds this parser too and should not pay for them.
 
 DEFAULT_PORT = 8750
 
@@ -65,6 +68,9 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..server import ServerState
+    from ..server.security import check_bind
+
     token = _token(args)
     check_bind(args.host, token)
     if not 0 <= args.port <= 65535:
@@ -85,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(state: ServerState, host: str, port: int, tls: ssl.SSLContext | None) -> int:
+    from aiohttp import web
+
+    from ..server import make_app
+    from ..server.security import loopback_hosts
+
     app = make_app(state)
     # No access log: nothing that could carry a token ends up in a log.
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=state.shutdown_grace)
