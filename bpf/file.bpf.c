@@ -15,7 +15,7 @@ struct open_args {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 10240);
 	__type(key, __u32);
 	__type(value, struct open_args);
@@ -27,7 +27,8 @@ static __always_inline void enter(const char *path, __u64 flags, __u32 mode, __u
 		return;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct open_args a = { .path = path, .flags = flags, .mode = mode, .syscall = syscall };
-	bpf_map_update_elem(&rs_open_args, &tid, &a, BPF_ANY);
+	if (bpf_map_update_elem(&rs_open_args, &tid, &a, BPF_ANY))
+		rs_count_drop(RS_EV_OPEN);
 }
 
 static __always_inline void leave(void *ctx, long ret)

@@ -17,7 +17,7 @@ struct sock_args {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 10240);
 	__type(key, __u32);
 	__type(value, struct sock_args);
@@ -29,7 +29,8 @@ static __always_inline void enter(const void *addr, __u32 type)
 		return;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sock_args a = { .addr = addr, .type = type };
-	bpf_map_update_elem(&rs_sock_args, &tid, &a, BPF_ANY);
+	if (bpf_map_update_elem(&rs_sock_args, &tid, &a, BPF_ANY))
+		rs_count_drop(type);
 }
 
 static __always_inline void read_addr(struct rs_sock *e, const void *uaddr)

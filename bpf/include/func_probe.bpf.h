@@ -22,7 +22,7 @@ struct rs_func_entry {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct rs_func_key);
 	__type(value, struct rs_func_entry);
@@ -73,7 +73,8 @@ static __always_inline int rs_func_remember(struct pt_regs *ctx)
 	struct rs_func_key k = rs_func_key(bpf_get_attach_cookie(ctx));
 	struct rs_func_entry v = { .ts_ns = bpf_ktime_get_ns() };
 	rs_func_args(v.args, ctx);
-	bpf_map_update_elem(&rs_func_entries, &k, &v, BPF_ANY);
+	if (bpf_map_update_elem(&rs_func_entries, &k, &v, BPF_ANY))
+		rs_count_drop(RS_EV_URETPROBE);
 	return 0;
 }
 

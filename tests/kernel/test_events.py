@@ -171,3 +171,21 @@ def test_skipped_runs_are_read_from_every_program() -> None:
         assert len(s._prog_fds) == 5  # four open programs and the exec one
         assert s.skipped_runs() == 0  # the kernel's recursion_misses, read from fdinfo
         assert [i for i in s.poll(0, flush=True) if isinstance(i, Lost) and i.stage == "kernel"] == []
+
+
+def test_exited_threads_do_not_exhaust_the_entry_map() -> None:
+    """exit() never reaches sys_exit, so each exiting thread leaves its
+    entry behind; more exits than the map holds must not silence later calls."""
+    nr = syscall_number("getppid")
+    with Session(["syscall"], filter=Filter(pid=ME), ring_size=1 << 26) as s:
+        for i in range(11_000):
+            t = threading.Thread(target=int)
+            t.start()
+            t.join()
+            if i % 500 == 0:
+                s.poll(0)
+        s.poll(0)
+        os.getppid()
+        rows = collect(s, lambda rows: any(r["id"] == nr for r in rows))
+    assert any(r["id"] == nr and r["pid"] == ME for r in rows)
+    assert s.lost["kernel"] == 0
