@@ -13,6 +13,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from ringscope.events.records import Lost
 from ringscope.filters import Filter
 from ringscope.session import Session
@@ -166,11 +168,16 @@ async def test_async_iterator(tmp_path: Path) -> None:
     assert ev["type"] == "open" and ev["pid"] == ME and ev["ret"] >= 0
 
 
-def test_skipped_runs_are_read_from_every_program() -> None:
+def test_skipped_runs_are_read_from_every_program(monkeypatch: pytest.MonkeyPatch) -> None:
     with Session(["open", "exec"], filter=Filter(pid=ME)) as s:
         assert len(s._prog_fds) == 5  # four open programs and the exec one
         assert s.skipped_runs() == 0  # the kernel's recursion_misses, read from fdinfo
         assert [i for i in s.poll(0, flush=True) if isinstance(i, Lost) and i.stage == "kernel"] == []
+        # Skipped runs are reported, but never added to the exact loss count.
+        monkeypatch.setattr(s, "skipped_runs", lambda: 7)
+        lost = [i for i in s.poll(0, flush=True) if isinstance(i, Lost)]
+        assert [(x.stage, x.count, x.detail["skipped_runs"]) for x in lost] == [("kernel", 0, 7)]
+        assert s.lost["kernel"] == 0 and s.skipped == 7
 
 
 def test_exited_threads_do_not_exhaust_the_entry_map() -> None:

@@ -158,8 +158,9 @@ def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, 
         if done:
             break
     lost = session.lost
+    skipped = f" ({session.skipped} program runs skipped by the kernel)" if session.skipped else ""
     print(
-        f"ringscope: {shown} events, lost {lost['kernel']} in the kernel, {lost['daemon']} in the daemon",
+        f"ringscope: {shown} events, lost {lost['kernel']} in the kernel, {lost['daemon']} in the daemon{skipped}",
         file=sys.stderr,
     )
     return 0
