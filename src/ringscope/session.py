@@ -207,8 +207,17 @@ class Session:
                     self.links.append(self._stack.enter_context(prog.attach()))
         self._prog_fds = [p.fd for obj in self.objects.values() for p in obj.programs.values() if p.autoload]
 
+    def detach(self) -> None:
+        """Stop the kernel side producing (close every link) while the ring
+        and the counters stay readable: a final poll(flush=True) after this
+        reads everything produced, and every drop, up to the detach."""
+        for link in reversed(self.links):
+            link.close()
+        self.links.clear()
+
     def close(self) -> None:
-        """Detach and free everything. Idempotent."""
+        """Detach and free everything. Idempotent. Whatever was produced
+        since the last poll is freed unread: detach() and poll() first."""
         self._prog_fds.clear()
         self.links.clear()
         self.objects.clear()
@@ -332,8 +341,11 @@ class Session:
         """Iterate decoded events (dicts) and loss records, in stream order."""
         deadline = None if duration is None else time.monotonic() + duration
         n = 0
-        while deadline is None or time.monotonic() < deadline:
-            for item in self.poll():
+        while True:
+            last = deadline is not None and time.monotonic() >= deadline
+            if last:
+                self.detach()  # the final drain then reads everything produced
+            for item in self.poll(0 if last else None, flush=last):
                 rows = item.rows() if isinstance(item, Chunk) else [item.row()]
                 for row in rows:
                     yield row
@@ -341,6 +353,8 @@ class Session:
                         n += 1
                         if limit is not None and n >= limit:
                             return
+            if last:
+                return
 
     async def aevents(self, *, limit: int | None = None) -> AsyncIterator[Row]:
         """The async adapter: wakes on the ring fd or the drain timer."""

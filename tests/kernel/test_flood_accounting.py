@@ -61,3 +61,28 @@ def test_flood_delivered_plus_lost_equals_produced(wakeup_bytes: int | None) -> 
     assert delivered > 0
     order = np.concatenate(seqs)
     assert bool((np.diff(order) > 0).all()), "seq must strictly increase"
+
+
+def test_detach_then_final_drain_leaves_nothing_unread() -> None:
+    """Whatever a flood produced up to detach() is read by the next poll:
+    nothing is left in the ring for close() to free unread."""
+    nr = syscall_number("getppid")
+    flood = "import os, sys\nsys.stdin.read(1)\nwhile True: os.getppid()\n"
+    with subprocess.Popen([sys.executable, "-c", flood], stdin=subprocess.PIPE, text=True) as child:
+        assert child.stdin is not None
+        try:
+            with Session(["syscall"], filter=Filter(pid=child.pid), syscall_id=nr) as s:
+                child.stdin.write("x")
+                child.stdin.flush()
+                deadline = time.monotonic() + 0.3
+                while time.monotonic() < deadline:
+                    s.poll()
+                s.detach()
+                time.sleep(0.05)  # the child keeps calling: nothing may arrive now
+                s.poll(0, flush=True)
+                assert s.reader is not None and s.reader.pending() == 0
+                time.sleep(0.05)
+                assert s.poll(0) == [] and s.reader.pending() == 0
+                assert s.delivered > 0 and s.lost["kernel"] == 0
+        finally:
+            child.kill()

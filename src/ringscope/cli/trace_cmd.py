@@ -141,7 +141,10 @@ def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, 
         done = stop.set or (proc is not None and proc.poll() is not None)
         if deadline is not None and time.monotonic() >= deadline:
             done = True
-        # After the command exits, one last drain picks up its exit.
+        if done:
+            # Detach first, so the last drain reads everything produced
+            # (the command's exit included) and every drop.
+            session.detach()
         lines = []
         for item in session.poll(0 if done else 0.05, flush=done):
             rows = item.rows() if isinstance(item, Chunk) else [item.row()]
