@@ -267,8 +267,9 @@ class ClientFilter:
 @dataclass(eq=False)
 class Subscriber:
     """One client's queue. The hub offers views without ever awaiting; the
-    client's writer task awaits `take()`. Counters satisfy, at all times,
-    matched == delivered + dropped + depth."""
+    client's writer task awaits `take()`, writes, then reports `sent()`.
+    Counters satisfy, at all times, matched == delivered + dropped + depth +
+    sending; once unsubscribed, matched == delivered + dropped."""
 
     id: int
     kind: str  # "sse", "ws", "ndjson", or "api" for in-process users
@@ -280,6 +281,7 @@ class Subscriber:
     batch: int = 1
     queue: deque[Entry] = field(default_factory=deque)
     depth: int = 0  # events queued
+    sending: int = 0  # events taken by the writer and not yet written
     matched: int = 0
     delivered: int = 0
     dropped: int = 0
@@ -442,24 +444,37 @@ class Subscriber:
                 continue
             if entry.is_event:
                 n = len(entry)
-                if self.limit is not None and self.delivered + n > self.limit:
-                    keep = self.limit - self.delivered
+                if self.limit is not None and self.delivered + self.sending + n > self.limit:
+                    keep = self.limit - self.delivered - self.sending
                     # The rest were matched but will never be sent: not a loss, the client asked to stop.
                     self.matched -= n - keep
                     self.depth -= n - keep
                     entry = entry.head(keep)
                     n = keep
                 self.depth -= n
-                self.delivered += n
+                self.sending += n
                 budget -= n
             out.append(entry)
-        if self.limit is not None and self.delivered >= self.limit:
+        if self.done:
             self.close("limit")
         return out
 
+    def sent(self, n: int) -> None:
+        """The writer wrote `n` taken events: only now are they delivered."""
+        self.sending -= n
+        self.delivered += n
+
+    def abandon(self) -> None:
+        """The client is gone: what is queued or was being written never
+        reaches it, so it counts as dropped."""
+        self.dropped += self.depth + self.sending
+        self.depth = self.sending = 0
+        self.queue.clear()
+        self.close("disconnect")
+
     @property
     def done(self) -> bool:
-        return self.limit is not None and self.delivered >= self.limit
+        return self.limit is not None and self.delivered + self.sending >= self.limit
 
     def drained_and_closed(self) -> bool:
         """True when the stream should end: closed, with nothing left to send
@@ -469,8 +484,8 @@ class Subscriber:
     def status(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "peer": self.peer, "filter": self.filter.as_dict(),
                 "policy": self.policy, "max_queue": self.max_queue, "limit": self.limit, "batch": self.batch,
-                "queue_depth": self.depth, "matched": self.matched, "delivered": self.delivered,
-                "dropped": self.dropped, "connected_at": self.connected_at}  # fmt: skip
+                "queue_depth": self.depth, "sending": self.sending, "matched": self.matched,
+                "delivered": self.delivered, "dropped": self.dropped, "connected_at": self.connected_at}  # fmt: skip
 
 
 # -- the hub ------------------------------------------------------------------
@@ -557,6 +572,7 @@ class Hub:
 
     def unsubscribe(self, sub: Subscriber) -> None:
         if self.subscribers.pop(sub.id, None) is not None:
+            sub.abandon()
             self.client_dropped_total += sub.dropped
             self.update_demand()
 
@@ -711,10 +727,14 @@ class Hub:
 
     # -- observability --
 
-    def note_delivered(self, entries: Iterable[Entry]) -> None:
+    def note_delivered(self, sub: Subscriber, entries: Iterable[Entry]) -> None:
+        """`entries`, taken from `sub`, were written to its socket."""
+        n = 0
         for e in entries:
             if isinstance(e, View) and e.is_event:
                 self.delivered[e.block.type] += len(e)
+                n += len(e)
+        sub.sent(n)
 
     def iter_subscribers(self) -> Iterator[Subscriber]:
         return iter(list(self.subscribers.values()))

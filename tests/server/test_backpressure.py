@@ -123,11 +123,24 @@ async def test_a_send_that_times_out_cuts_the_client(server: Server) -> None:
         async with asyncio.timeout(5):
             while not server.state.hub.subscribers:
                 await asyncio.sleep(0.01)
+        (sub,) = server.state.hub.subscribers.values()
         release(proc)
         async with asyncio.timeout(10):
             while server.state.hub.subscribers:
                 await asyncio.sleep(0.05)
         assert server.state.hub.client_dropped_total > 0  # counted before it left
+        # What was queued, or taken for the write that timed out, is dropped, not delivered.
+        assert sub.matched == sub.delivered + sub.dropped and sub.dropped > 0
+        async with server.http.get(server.url + "/metrics") as m:
+            totals: dict[str, float] = {}
+            for line in (await m.text()).splitlines():
+                if not line.startswith("#"):
+                    name = line.split("{")[0].split(" ")[0]
+                    totals[name] = totals.get(name, 0) + float(line.rsplit(" ", 1)[1])
+        assert (
+            totals["ringscope_events_delivered_total"] + totals["ringscope_client_drops_all_total"]
+            == sub.matched
+        )
     finally:
         sock.close()
         proc.wait(10)

@@ -143,7 +143,7 @@ def test_drop_oldest_reports_the_oldest_gap_first(fake: FakeSession, hub: Hub) -
     assert isinstance(got[0], ClientLoss)
     assert (loss.count, loss.first_seq, loss.last_seq) == (15, 0, 14)
     assert seqs(got) == list(range(15, 25))
-    assert s.matched == s.delivered + s.dropped + s.depth == 25
+    assert s.matched == s.delivered + s.dropped + s.depth + s.sending == 25
 
 
 def test_drop_oldest_chunk_bigger_than_queue(fake: FakeSession, hub: Hub) -> None:
@@ -194,9 +194,26 @@ def test_limit_trims_and_closes(fake: FakeSession, hub: Hub) -> None:
     s = hub.subscribe(ClientFilter(), limit=3)
     fake.chunk(5)
     hub.pump()
-    assert seqs(s.take()) == [0, 1, 2]
+    got = s.take()
+    assert seqs(got) == [0, 1, 2]
     assert s.closed == "limit" and s.drained_and_closed()
+    hub.note_delivered(s, got)
     assert s.matched == s.delivered == 3
+
+
+def test_events_count_as_delivered_only_once_written(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter())
+    fake.chunk(3)
+    fake.chunk(4)
+    hub.pump()
+    hub.note_delivered(s, s.take(3))  # written
+    s.take(4)  # the write of these fails: the client is gone
+    fake.chunk(2)
+    hub.pump()  # still queued when it leaves
+    assert (s.matched, s.delivered, s.dropped, s.depth, s.sending) == (9, 3, 0, 2, 4)
+    hub.unsubscribe(s)
+    assert (s.matched, s.delivered, s.dropped, s.depth, s.sending) == (9, 3, 6, 0, 0)
+    assert hub.delivered["open"] == 3 and hub.status()["lost"]["client"] == 6
 
 
 def test_resume_replays_only_later_events(fake: FakeSession, hub: Hub) -> None:

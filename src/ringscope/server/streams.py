@@ -69,8 +69,9 @@ async def _pump(state: ServerState, request: web.Request, sub: Subscriber, write
             continue
         entries = sub.take(MAX_TAKE)
         if entries:
-            state.hub.note_delivered(entries)
+            # Delivered once written; if the write fails, unsubscribe() counts them as dropped.
             await asyncio.wait_for(write(entries), state.send_timeout)
+            state.hub.note_delivered(sub, entries)
 
 
 def _end_fields(sub: Subscriber) -> dict[str, object]:
