@@ -707,7 +707,7 @@ class Hub:
     def _remember(self, block: Block) -> None:
         self._replay.append(block)
         self._replay_events += block.count
-        while self._replay_events - self._replay[0].count >= self.replay_max:
+        while self._replay and self._replay_events - self._replay[0].count >= self.replay_max:
             self._replay_events -= self._replay.popleft().count
 
     async def stop(self, reason: str = "shutdown") -> None:

@@ -51,6 +51,12 @@ def test_non_loopback_bind_needs_a_token() -> None:
     assert r.stderr.startswith("ringscope: error: refusing to bind '0.0.0.0'")
 
 
+def test_negative_replay_is_refused() -> None:
+    r = run_cli("serve", "--replay", "-1", "--port", str(free_port()))
+    assert r.returncode == 2
+    assert r.stderr.startswith("ringscope: error: bad --replay -1")
+
+
 @pytest.fixture
 async def token_server() -> AsyncIterator[str]:
     with open_session() as session:

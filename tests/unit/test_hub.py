@@ -239,6 +239,15 @@ def test_resume_before_the_window_is_a_counted_gap(fake: FakeSession, hub: Hub) 
     assert seqs(got)[-1] == 299
 
 
+def test_replay_zero_keeps_no_window(fake: FakeSession) -> None:
+    hub = Hub(fake, {"open": fake.code}, -1, replay=0)
+    hub.subscribe(ClientFilter())
+    fake.chunk(5)
+    hub.pump()
+    s = hub.subscribe(ClientFilter(), resume_after=1)
+    assert hub.status()["replay_window"]["events"] == 0 and seqs(s.take()) == []
+
+
 def test_demand_drives_the_kernel_filter(fake: FakeSession, hub: Hub) -> None:
     bit = 1 << fake.code
     assert fake.filters[-1][1] == 0  # nobody listens: the kernel produces nothing

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--max-clients", type=int, default=256, help="stream clients at once (default 256)")
     p.add_argument("--replay", type=int, default=DEFAULT_REPLAY,
-                   help=f"events kept for SSE Last-Event-ID resume (default {DEFAULT_REPLAY})")  # fmt: skip
+                   help=f"events kept for SSE Last-Event-ID resume, 0 for none (default {DEFAULT_REPLAY})")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"bad --max-clients {args.max_clients}: must be positive")
     if args.client_queue < 1:
         raise BadInput(f"bad --client-queue {args.client_queue}: must be positive")
+    if args.replay < 0:
+        raise BadInput(f"bad --replay {args.replay}: must be 0 (no replay) or more")
     tls = _tls(args)
     session = Session(
         event_names(args), filter=filter_from_args(args), ring_size=ring_size(args), transport=args.transport
