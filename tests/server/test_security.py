@@ -84,6 +84,25 @@ async def test_wrong_or_missing_token_gets_401(token_server: str) -> None:
             assert r.status == 200  # the page itself holds no data; it asks for the token
 
 
+async def test_a_token_that_is_not_utf8_gets_401(token_server: str) -> None:
+    host, port = token_server.removeprefix("http://").split(":")
+    for given in (b"\xff\xfe", "\u00e9".encode(), TOKEN.encode() + b"\xff"):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + given
+                     + b"\r\nConnection: close\r\n\r\n")  # fmt: skip
+        reply = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        await writer.wait_closed()
+        assert reply.startswith(b"HTTP/1.1 401 "), (given, reply[:200])
+
+
+def test_token_must_be_printable_ascii() -> None:
+    for token in ("\u00e9" * 16, "with space " + TOKEN, TOKEN + "\x7f"):
+        r = run_cli("serve", "--token", token, "--port", str(free_port()))
+        assert r.returncode == 2, token
+        assert r.stderr == "ringscope: error: --token must be printable ASCII without spaces\n"
+
+
 def make_cert(tmp: Path) -> tuple[Path, Path]:
     cert, key = tmp / "cert.pem", tmp / "key.pem"
     subprocess.run(

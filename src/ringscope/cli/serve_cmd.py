@@ -64,6 +64,9 @@ def _token(args: argparse.Namespace) -> str | None:
     token: str | None = args.token or os.environ.get("RINGSCOPE_TOKEN") or None
     if token is not None and len(token) < 16:
         raise BadInput("--token must be at least 16 characters")
+    if token is not None and not all("!" <= c <= "~" for c in token):
+        # What a client can send in a header, and compare byte for byte.
+        raise BadInput("--token must be printable ASCII without spaces")
     return token
 
 

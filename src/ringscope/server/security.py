@@ -47,8 +47,11 @@ def check_bind(host: str, token: str | None) -> None:
 
 def _token_ok(header: str, token: str) -> bool:
     scheme, _, given = header.partition(" ")
+    # aiohttp decodes header bytes that are not UTF-8 with surrogateescape:
+    # encode them back the same way (a plain encode() raises on them).
     # compare_digest on bytes of equal type: time does not depend on where they differ.
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    given_bytes = given.strip().encode("utf-8", "surrogateescape")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token.encode())
 
 
 def auth_middleware(token: str | None) -> Middleware:
