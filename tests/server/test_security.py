@@ -57,6 +57,13 @@ def test_negative_replay_is_refused() -> None:
     assert r.stderr.startswith("ringscope: error: bad --replay -1")
 
 
+def test_a_host_that_is_not_text_is_bad_input() -> None:
+    for extra in ((), ("--token", TOKEN)):
+        r = run_cli("serve", "--host", "\udcff", "--port", str(free_port()), *extra)
+        assert r.returncode == 2, extra
+        assert r.stderr.startswith("ringscope: error: bad --host") and r.stderr.count("\n") == 1
+
+
 @pytest.fixture
 async def token_server() -> AsyncIterator[str]:
     with open_session() as session:

@@ -37,11 +37,14 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except OSError as e:
         raise BadInput(f"bad --host {host!r}: {e.strerror}") from None
+    except UnicodeError:  # IDNA encoding of the name: bytes that are not a host name
+        raise BadInput(f"bad --host {host!r}: not a host name") from None
     return all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
 
 
 def check_bind(host: str, token: str | None) -> None:
-    if token is None and not is_loopback(host):
+    loopback = is_loopback(host)  # resolved with a token too: a bad name fails here, not at bind
+    if token is None and not loopback:
         raise BadInput(f"refusing to bind {host!r} (not loopback) without --token")
 
 
