@@ -31,6 +31,7 @@ from . import features
 from ._libbpf import BpfObject, Link
 from .errors import BadInput, PermissionDenied
 from .events.layout import struct_dtype
+from .filters import parse_pid
 from .objects import object_path
 from .sources.dynamic import resolve
 from .sources.tracepoint import TracepointSpec
@@ -330,11 +331,10 @@ def collect_query(query: Mapping[str, str]) -> dict[str, Any]:
         raise BadInput(f"bad latency {latency!r}: use 1 or 0")
     try:
         duration = float(query.get("duration", "1"))
-        pid = int(query["pid"]) if "pid" in query else None
     except ValueError as e:
         raise BadInput(f"bad number in query: {e}") from None
-    if pid is not None and pid <= 0:
-        raise BadInput(f"bad pid {pid}")
+    # In range and alive: the kernel side keeps a u32, so 2**32 + 1 would trace pid 1.
+    pid = parse_pid(query["pid"]) if "pid" in query else None
     return collect(
         event, by=query.get("by") or None, latency=latency in ("1", "true"), pid=pid, duration=duration
     )

@@ -28,6 +28,10 @@ async def test_hist_bad_parameters_are_400(server: Server) -> None:
         ("/api/hist?event=runqlat&duration=abc", "bad number"),
         ("/api/hist?event=runqlat&colour=red", "unknown parameter"),
         ("/api/hist?event=nosuch:thing", "unknown"),
+        ("/api/hist?event=runqlat&pid=4294967297", "bad pid"),
+        ("/api/hist?event=runqlat&pid=0", "bad pid"),
+        ("/api/hist?event=runqlat&pid=x", "bad pid"),
+        (f"/api/hist?event=runqlat&pid={0x3FFFFFFF}", "no such process"),
     ):
         status, doc = await server.get_json(query)
         assert status == 400, (query, doc)
