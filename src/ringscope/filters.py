@@ -39,7 +39,7 @@ class Filter:
         rec["cgroup_id"] = self.cgroup_id or 0
         if self.comm is not None:
             rec["comm_set"] = 1
-            rec["comm"] = self.comm.encode()[:15]
+            rec["comm"] = comm_bytes(self.comm)[:15]
         rec["type_mask"] = type_mask
         rec["exclude_tgid"] = self.exclude_pid or 0
         return rec.tobytes()
@@ -85,7 +85,13 @@ def parse_cgroup(text: str | int) -> int:
         raise BadInput(f"bad cgroup {text!r}: no such cgroup directory") from None
 
 
+def comm_bytes(text: str) -> bytes:
+    """The kernel's bytes for a comm. Command-line text that was not UTF-8
+    arrives with surrogate escapes: they give the original bytes back."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def parse_comm(text: str) -> str:
-    if not text or len(text.encode()) > 15:
+    if not text or len(comm_bytes(text)) > 15:
         raise BadInput(f"bad comm {text!r}: must be 1 to 15 bytes (the kernel truncates comm to 15)")
     return text

@@ -31,6 +31,7 @@ CASES = [
     (["trace", "--ring-size", "1024"], 2, "too small"),
     (["trace", "--ring-size", "lots"], 2, "bad size"),
     (["trace", "--comm", "x" * 20], 2, "bad comm"),
+    (["trace", "--comm", "\udcff" * 16], 2, "bad comm"),  # 16 bytes that are not UTF-8
     (["trace", "--uid", "no-such-user-here"], 2, "bad uid"),
     (["trace", "--cgroup", "no/such/cgroup"], 2, "bad cgroup"),
     (["trace", "-n", "0"], 2, "bad count"),

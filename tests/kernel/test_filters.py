@@ -78,3 +78,14 @@ def test_filter_changes_while_events_flow(tmp_path: Path) -> None:
         rows = collect(s, lambda rows: any(r["path"].endswith("/c") for r in rows))
     names = [Path(r["path"]).name for r in rows if r["pid"] == ME]
     assert "a" in names and "c" in names and "b" not in names
+
+
+def test_comm_filter_with_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    name = b"rs\xff\xfecomm"
+    exe = tmp_path.joinpath(os.fsdecode(name))
+    exe.write_text(f"#!/bin/sh\nexec cat {tmp_path}/none 2>/dev/null\n")
+    exe.chmod(0o755)
+    with Session(["exec"], filter=Filter(comm=os.fsdecode(name))) as s:
+        subprocess.run([os.fsencode(exe)], check=False)
+        rows = collect(s, lambda rows: bool(rows))
+    assert rows and rows[0]["filename"].endswith("comm")
