@@ -32,6 +32,7 @@ async def test_hist_bad_parameters_are_400(server: Server) -> None:
         ("/api/hist?event=runqlat&pid=0", "bad pid"),
         ("/api/hist?event=runqlat&pid=x", "bad pid"),
         (f"/api/hist?event=runqlat&pid={0x3FFFFFFF}", "no such process"),
+        ("/api/hist?event=runqlat&event=nosuch:thing", "'event': given more than once"),
     ):
         status, doc = await server.get_json(query)
         assert status == 400, (query, doc)

@@ -214,8 +214,10 @@ async def test_bad_parameters_get_400_naming_them(server: Server) -> None:
         ("/events?batch=0", "batch"),
         ("/events.ndjson?comm=" + "c" * 20, "comm"),
         ("/events.ndjson?color=red", "color"),
+        ("/events.ndjson?types=open&types=exec", "types"),
+        ("/ws?pid=1&limit=2&pid=2", "pid"),
     ]:
-        status, doc = await server.get_json(path)
+        status, doc = await asyncio.wait_for(server.get_json(path), 5)  # a stream that started never ends
         assert status == 400, path
         assert doc["param"] == param and param in doc["error"]
     status, doc = await server.get_json("/events", headers={"Last-Event-ID": "abc"})

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..errors import BadInput, NotSupported, RingscopeError
 from ..hist import collect_query
+from .params import single_valued
 
 __all__ = ["HIST_LOCK", "api_hist"]
 
@@ -21,6 +22,7 @@ HIST_LOCK = web.AppKey("hist_lock", asyncio.Lock)
 async def api_hist(request: web.Request) -> web.Response:
     async with request.app[HIST_LOCK]:
         try:
+            single_valued(request.query)
             doc = await asyncio.to_thread(collect_query, request.query)
         except BadInput as e:
             return web.json_response({"error": str(e)}, status=400)

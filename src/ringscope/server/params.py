@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..errors import BadInput
 from ..hub import POLICIES, ClientFilter, Policy
 
-__all__ = ["BadParam", "Subscription", "parse_filter", "parse_subscription"]
+__all__ = ["BadParam", "Subscription", "parse_filter", "parse_subscription", "single_valued"]
 
 MAX_BATCH = 10000
 _FILTER_KEYS = ("types", "pid", "tid", "uid", "comm")
@@ -69,11 +69,22 @@ def parse_filter(q: Mapping[str, str], known_types: Collection[str]) -> ClientFi
     )
 
 
+def single_valued(q: Mapping[str, str]) -> None:
+    """Refuse a key given more than once: a query's mapping would silently
+    keep its first value (`types=open&types=exec` meaning only open)."""
+    seen: set[str] = set()
+    for key, _ in q.items():  # a MultiDict's items() has a pair per value (its keys() not)
+        if key in seen:
+            raise BadParam(key, "given more than once")
+        seen.add(key)
+
+
 def parse_subscription(
     q: Mapping[str, str], known_types: Collection[str], *, max_limit: int = 1 << 62
 ) -> Subscription:
     """A whole stream request. Unknown parameters are refused too: a typo
     (`pids=`) silently meaning "everything" is worse than a 400."""
+    single_valued(q)
     for key in q:
         if key not in _KEYS:
             raise BadParam(key, f"unknown parameter (known: {', '.join(_KEYS)})")
