@@ -20,7 +20,7 @@ from ringscope.errors import BadInput
 from ringscope.hub import Hub
 from ringscope.server import ServerState
 from ringscope.server.security import check_bind, loopback_hosts
-from tests.server.conftest import make_runner, open_session, touch_paths
+from tests.server.conftest import Server, make_runner, open_session, touch_paths
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 
@@ -188,3 +188,26 @@ async def test_loopback_server_refuses_foreign_host_names() -> None:
                     assert r.status == 200
         finally:
             await runner.cleanup()
+
+
+async def test_cross_site_browser_requests_get_403(server: Server) -> None:
+    ours = server.url
+    evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    for path, headers in (
+        ("/api/hist?event=runqlat&duration=0.5", evil),  # would attach BPF programs as root
+        ("/api/hist?event=runqlat&duration=0.5", {"Origin": "null"}),
+        ("/events.ndjson?types=open", {"Sec-Fetch-Site": "cross-site"}),  # a no-cors request holds a slot
+        ("/events?types=open", {"Sec-Fetch-Site": "same-site"}),
+        ("/api/status", {"Origin": ours.replace("127.0.0.1", "localhost")}),
+        ("/metrics", evil),
+        ("/", evil),
+    ):
+        async with asyncio.timeout(5), server.http.get(ours + path, headers=headers) as r:
+            assert r.status == 403, (path, headers)
+            assert (await r.json())["param"] == "Origin"
+    assert not server.state.hub.subscribers
+    async with server.http.get(ours + "/healthz", headers=evil) as r:
+        assert r.status == 200
+    for headers in ({}, {"Sec-Fetch-Site": "none"}, {"Origin": ours, "Sec-Fetch-Site": "same-origin"}):
+        async with server.http.get(ours + "/api/status", headers=headers) as r:
+            assert r.status == 200, headers

@@ -21,7 +21,7 @@ from .. import features
 from ..hub import Hub
 from .hist_route import HIST_LOCK, api_hist
 from .metrics import render_metrics
-from .security import auth_middleware, host_middleware
+from .security import auth_middleware, host_middleware, origin_middleware
 from .state import STATE, ServerState
 from .streams import events_ndjson, events_sse, events_ws
 
@@ -100,7 +100,7 @@ def make_app(state: ServerState) -> web.Application:
     """The application over a hub. Starting it starts the hub's reader;
     shutting it down (SIGTERM/SIGINT via the runner) ends every stream."""
     hosts = host_middleware(lambda: state.allowed_hosts)
-    app = web.Application(middlewares=[hosts, auth_middleware(state.token)])
+    app = web.Application(middlewares=[hosts, origin_middleware(), auth_middleware(state.token)])
     app[STATE] = state
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)

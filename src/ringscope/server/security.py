@@ -1,5 +1,6 @@
 """Who may talk to the server: bearer token (constant-time compare, header
-only, never logged), loopback-only binds without a token, WebSocket Origin."""
+only, never logged), loopback-only binds without a token, same-origin
+browser requests only."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ __all__ = [
     "is_loopback",
     "loopback_hosts",
     "origin_allowed",
+    "origin_middleware",
 ]
 
 # The dashboard page and health check carry no data: a browser must be able
@@ -74,14 +76,29 @@ def auth_middleware(token: str | None) -> Middleware:
 
 
 def origin_allowed(request: web.Request) -> bool:
-    """WebSocket upgrades from a browser must come from our own page:
-    cross-site pages could otherwise read the stream with the user's
-    network position. Non-browser clients send no Origin."""
+    """False for a request a browser makes for another site's page: its
+    Origin is not ours, or Sec-Fetch-Site says cross-site or same-site.
+    Such a page could otherwise, with the user's network position, read the
+    stream, attach BPF programs (/api/hist) or use up the client slots with
+    no-cors requests. Non-browser clients send neither header."""
     origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()
+    if origin is not None:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+            return False
+    return request.headers.get("Sec-Fetch-Site", "").lower() not in ("cross-site", "same-site")
+
+
+def origin_middleware() -> Middleware:
+    """403 for cross-site requests (origin_allowed) on every route but /healthz."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path != "/healthz" and not origin_allowed(request):
+            return web.json_response({"error": "cross-site request refused", "param": "Origin"}, status=403)
+        return await handler(request)
+
+    return check
 
 
 def loopback_hosts(port: int) -> frozenset[str]:
