@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+from typing import Any
 
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from ringscope.server import hist_route
 from tests.server.conftest import Server
 
 ME = os.getpid()
@@ -47,3 +54,27 @@ async def test_hist_missing_kernel_feature_is_501(server: Server) -> None:
     status, doc = await server.get_json("/api/hist?event=kprobe:vfs_read&duration=0.1")
     assert status == 501
     assert "CONFIG_KPROBES is off" in doc["error"]
+
+
+async def test_a_cancelled_request_holds_the_lock_until_its_collection_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow(query: Any) -> dict[str, Any]:
+        started.set()
+        release.wait(10)
+        return {}
+
+    monkeypatch.setattr(hist_route, "collect_query", slow)
+    app = web.Application()
+    lock = app[hist_route.HIST_LOCK] = asyncio.Lock()
+    task = asyncio.create_task(hist_route.api_hist(make_mocked_request("GET", "/api/hist?event=x", app=app)))
+    assert await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    await asyncio.sleep(0.2)
+    assert lock.locked() and not task.done()  # the thread still runs: so does the lock
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert not lock.locked()

@@ -7,6 +7,8 @@ double the kernel work."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -19,11 +21,26 @@ __all__ = ["HIST_LOCK", "api_hist"]
 HIST_LOCK = web.AppKey("hist_lock", asyncio.Lock)
 
 
+async def _collect(query: Mapping[str, str]) -> dict[str, Any]:
+    """collect_query() in a worker thread. A thread cannot be cancelled:
+    if we are (shutdown, a client gone), wait until it ends before letting
+    the cancellation through, so the lock stays held while its programs are
+    attached and the next request cannot start a second collection."""
+    work = asyncio.ensure_future(asyncio.to_thread(collect_query, query))
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait({work})
+        if not work.cancelled():
+            work.exception()  # retrieved: nobody is left to answer
+        raise
+
+
 async def api_hist(request: web.Request) -> web.Response:
     async with request.app[HIST_LOCK]:
         try:
             single_valued(request.query)
-            doc = await asyncio.to_thread(collect_query, request.query)
+            doc = await _collect(request.query)
         except BadInput as e:
             return web.json_response({"error": str(e)}, status=400)
         except NotSupported as e:
