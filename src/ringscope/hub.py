@@ -70,6 +70,7 @@ class HubSession(Protocol):
 
     def poll(self, timeout: float | None = None, *, flush: bool = False) -> list[Item]: ...
     def set_filter(self, flt: Filter, type_mask: int | None = None) -> None: ...
+    def detach(self) -> None: ...
     def kernel_drops(self) -> dict[str, int]: ...
     def ring_fill(self) -> float: ...
 
@@ -719,8 +720,10 @@ class Hub:
                 await self._task
             self._task = None
             if self.error is None:
-                # Hand on what is still in the ring (and, with the perf
-                # buffer, in its reorder window) before the final frames.
+                # Stop production, then hand on everything still in the ring
+                # (and, with the perf buffer, in its reorder window) and the
+                # last drops before the final frames.
+                self.session.detach()
                 self.pump(flush=True)
         for sub in self.subscribers.values():
             sub.close(reason)

@@ -21,6 +21,7 @@ from ringscope.sources import EVENTS
 
 class FakeSession:
     def __init__(self) -> None:
+        self.detached = False
         self.filter = Filter()
         self.drain_interval = 0.001
         self.lost = {"kernel": 0, "daemon": 0}
@@ -36,6 +37,9 @@ class FakeSession:
 
     def set_filter(self, flt: Filter, type_mask: int | None = None) -> None:
         self.filters.append((flt, type_mask))
+
+    def detach(self) -> None:
+        self.detached = True
 
     def kernel_drops(self) -> dict[str, int]:
         return {}
