@@ -135,8 +135,8 @@ def build() -> tuple[Path, Path]:
 class Flood:
     """The held producer process: start, release(), finish()."""
 
-    def __init__(self, exe: Path, hold: bool = True) -> None:
-        args = [str(exe), str(N), str(PRODUCER_CPU), *(["--hold"] if hold else [])]
+    def __init__(self, exe: Path, hold: bool = True, *, n: int = N, cpu: int = PRODUCER_CPU) -> None:
+        args = [str(exe), str(n), str(cpu), *(["--hold"] if hold else [])]
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.pid = self.proc.pid
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.bench_reader import Flood
 from bench.report import Figure, Report
 
 SECTION = "transport"
@@ -61,33 +62,6 @@ def flood_exe() -> Path:
         cc = os.environ.get("CC", "gcc")
         subprocess.run([cc, "-O2", "-Wall", "-Werror", "-o", str(exe), str(src)], check=True)
     return exe
-
-
-class Flood:
-    """A held flood process pinned to `cpu`."""
-
-    def __init__(self, n: int, cpu: int, hold: bool = True) -> None:
-        args = [str(flood_exe()), str(n), str(cpu), *(["--hold"] if hold else [])]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.pid = self.proc.pid
-
-    def release(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"x")
-        self.proc.stdin.close()
-
-    def done(self) -> bool:
-        return self.proc.poll() is not None
-
-    def finish(self) -> dict[str, int]:
-        assert self.proc.stdout is not None
-        out = self.proc.stdout.read()
-        self.proc.stdout.close()
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()
-        if self.proc.wait(timeout=600):
-            raise RuntimeError(f"flood exited {self.proc.returncode}")
-        return dict(json.loads(out))
 
 
 @dataclass
@@ -142,7 +116,7 @@ def traced(
     from ringscope.perfbuf import PerfReader
     from ringscope.session import Session
 
-    floods = [Flood(n, cpu) for cpu in cpus]
+    floods = [Flood(flood_exe(), n=n, cpu=cpu) for cpu in cpus]
     r = Run(transport, calls=n * len(cpus))
     affinity = os.sched_getaffinity(0)
     t_last, seen_max = 0, 0
@@ -219,7 +193,7 @@ def kernel_memory(s: Any) -> dict[str, int]:
 
 
 def untraced(n: int) -> float:
-    f = Flood(n, PRODUCER_CPU, hold=False)
+    f = Flood(flood_exe(), hold=False, n=n)
     r = f.finish()
     return r["ns"] / r["calls"]
 
@@ -232,7 +206,7 @@ def drain_ceiling(transport: str, n: int) -> float:
 
     # Room for all n on the producer's CPU: perfbuf gives each CPU 1/ncpus.
     size = 1 << max(24, (n * 96 * len(os.sched_getaffinity(0))).bit_length())
-    f = Flood(n, PRODUCER_CPU)
+    f = Flood(flood_exe(), n=n)
     got = lost = 0
     affinity = os.sched_getaffinity(0)
     try:
