@@ -12,7 +12,7 @@ from ..session import DEFAULT_RING_SIZE, check_ring_size
 from ..sources import DEFAULT_EVENTS
 from ..transport import TRANSPORTS
 
-__all__ = ["add_session_options", "filter_from_args", "parse_size"]
+__all__ = ["add_session_options", "filter_from_args", "parse_size", "target_argv"]
 
 
 def parse_size(text: str) -> int:
@@ -62,3 +62,16 @@ def filter_from_args(args: argparse.Namespace) -> Filter:
         # Tracing everything: leave our own syscalls out of the stream.
         exclude_pid=None if pid else os.getpid(),
     )
+
+
+def target_argv(args: argparse.Namespace, verb: str) -> list[str]:
+    """The command after `--` of a perf-style target (-p PID | -a | -- CMD),
+    checked: -p and -a exclude each other, and one of the three is given."""
+    argv = list(args.cmd)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if args.pid is not None and args.all_cpus:
+        raise BadInput("-p and -a are exclusive")
+    if args.pid is None and not args.all_cpus and not argv:
+        raise BadInput(f"nothing to {verb}: give -p PID, -a or -- CMD")
+    return argv

@@ -7,6 +7,7 @@ import sys
 
 from ..errors import BadInput
 from ..perf.record import record
+from .options import target_argv
 
 __all__ = ["DEFAULT_FILE", "register", "run"]
 
@@ -29,13 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    argv = list(args.cmd)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
-    if args.pid is not None and args.all_cpus:
-        raise BadInput("-p and -a are exclusive")
-    if args.pid is None and not args.all_cpus and not argv:
-        raise BadInput("nothing to profile: give -p PID, -a or -- CMD")
+    argv = target_argv(args, "profile")
     if args.duration is not None and args.duration <= 0:
         raise BadInput("--duration must be positive")
     profile, code = record(

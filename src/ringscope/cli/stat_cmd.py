@@ -11,6 +11,7 @@ from ..errors import BadInput
 from ..perf import statfmt
 from ..perf.counting import Reading
 from ..perf.stat import StatResult, stat
+from .options import target_argv
 
 __all__ = ["register", "run"]
 
@@ -49,13 +50,7 @@ def _render(
 
 
 def _check(args: argparse.Namespace) -> list[str]:
-    argv = list(args.cmd)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
-    if args.pid is not None and args.all_cpus:
-        raise BadInput("-p and -a are exclusive")
-    if args.pid is None and not args.all_cpus and not argv:
-        raise BadInput("nothing to count: give -p PID, -a or -- CMD")
+    argv = target_argv(args, "count")
     if args.interval_print is not None and args.interval_print < 10:
         raise BadInput(f"-I {args.interval_print}: the interval must be at least 10 ms")
     if args.field_separator is not None and args.json:
