@@ -338,14 +338,14 @@ class Session:
         return self.reader.pending() / self.ring_size
 
     def events(self, *, limit: int | None = None, duration: float | None = None) -> Iterator[Row]:
-        """Iterate decoded events (dicts) and loss records, in stream order."""
+        """Iterate decoded events (dicts) and loss records, in stream order,
+        for `duration` seconds or `limit` events. The session stays attached
+        and can be read again; to read everything up to an end, detach()
+        and then poll(flush=True)."""
         deadline = None if duration is None else time.monotonic() + duration
         n = 0
-        while True:
-            last = deadline is not None and time.monotonic() >= deadline
-            if last:
-                self.detach()  # the final drain then reads everything produced
-            for item in self.poll(0 if last else None, flush=last):
+        while deadline is None or time.monotonic() < deadline:
+            for item in self.poll():
                 rows = item.rows() if isinstance(item, Chunk) else [item.row()]
                 for row in rows:
                     yield row
@@ -353,8 +353,6 @@ class Session:
                         n += 1
                         if limit is not None and n >= limit:
                             return
-            if last:
-                return
 
     async def aevents(self, *, limit: int | None = None) -> AsyncIterator[Row]:
         """The async adapter: wakes on the ring fd or the drain timer."""

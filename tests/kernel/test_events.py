@@ -196,3 +196,11 @@ def test_exited_threads_do_not_exhaust_the_entry_map() -> None:
         rows = collect(s, lambda rows: any(r["id"] == nr for r in rows))
     assert any(r["id"] == nr and r["pid"] == ME for r in rows)
     assert s.lost["kernel"] == 0
+
+
+def test_events_with_a_duration_can_be_called_again(tmp_path: Path) -> None:
+    with Session(["open"], filter=Filter(pid=ME)) as s:
+        for name in ("first", "second"):
+            path = str(tmp_path / name)
+            open(path, "w").close()
+            assert path in {r.get("path") for r in s.events(duration=0.3)}
