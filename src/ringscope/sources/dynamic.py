@@ -13,6 +13,7 @@ everything after the decoder sees the same items as for static events.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,8 +42,10 @@ class DynamicSpec(EventSpec):
     def prepare(self, obj: BpfObject, tag: int) -> None:
         """Configure `obj` before load (fentry targets). Default: nothing."""
 
-    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> list[Link]:
-        """Attach this event's program(s) of the loaded `obj`; the caller owns the links."""
+    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> Iterator[Link]:
+        """Attach this event's program(s) of the loaded `obj`, yielding each
+        link as it is made: the caller owns it from then on, so a failure
+        on a later one still leaves the earlier ones with an owner to close them."""
         raise NotImplementedError
 
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:

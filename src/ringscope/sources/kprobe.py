@@ -10,6 +10,7 @@ most one fentry and one fexit function.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,18 +44,14 @@ class KprobeSpec(DynamicSpec):
             obj.program(f"handle_{self.family}").set_attach_target(self.func)
             obj.set_rodata(**{f"rs_{self.family}_tag": tag})
 
-    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> list[Link]:
+    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> Iterator[Link]:
         if self.family == "kprobe":
-            return [obj.program("handle_kprobe").attach_kprobe(self.func, cookie=tag)]
-        if self.family in ("fentry", "fexit"):
-            return [obj.program(f"handle_{self.family}").attach()]
-        links = [obj.program("handle_kentry").attach_kprobe(self.func, cookie=tag)]
-        try:
-            links.append(obj.program("handle_kretprobe").attach_kprobe(self.func, retprobe=True, cookie=tag))
-        except BaseException:
-            links[0].close()
-            raise
-        return links
+            yield obj.program("handle_kprobe").attach_kprobe(self.func, cookie=tag)
+        elif self.family in ("fentry", "fexit"):
+            yield obj.program(f"handle_{self.family}").attach()
+        else:
+            yield obj.program("handle_kentry").attach_kprobe(self.func, cookie=tag)
+            yield obj.program("handle_kretprobe").attach_kprobe(self.func, retprobe=True, cookie=tag)
 
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
         return probe_layout(btf, self, code, self.retprobe)

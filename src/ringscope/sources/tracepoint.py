@@ -12,6 +12,7 @@ Field names that clash with the common header (`pid`, `comm`, ...) get a
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -99,9 +100,9 @@ class TracepointSpec(DynamicSpec):
             cookie |= (self.format.field(name).offset // 8) << (48 + 8 * i)
         return cookie
 
-    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> list[Link]:
+    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> Iterator[Link]:
         prog = obj.program("handle_tp")
-        return [prog.attach_tracepoint(self.format.system, self.format.name, cookie=self.cookie(tag))]
+        yield prog.attach_tracepoint(self.format.system, self.format.name, cookie=self.cookie(tag))
 
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
         st = btf.struct_layout(self.struct)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -127,21 +128,15 @@ class UprobeSpec(DynamicSpec):
     offset: int
     retprobe: bool = False
 
-    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> list[Link]:
+    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> Iterator[Link]:
         p = -1 if pid is None else pid
         if not self.retprobe:
-            return [obj.program("handle_uprobe").attach_uprobe(self.binary, self.offset, pid=p, cookie=tag)]
-        links = [obj.program("handle_uentry").attach_uprobe(self.binary, self.offset, pid=p, cookie=tag)]
-        try:
-            links.append(
-                obj.program("handle_uretprobe").attach_uprobe(
-                    self.binary, self.offset, retprobe=True, pid=p, cookie=tag
-                )
-            )
-        except BaseException:
-            links[0].close()
-            raise
-        return links
+            yield obj.program("handle_uprobe").attach_uprobe(self.binary, self.offset, pid=p, cookie=tag)
+            return
+        yield obj.program("handle_uentry").attach_uprobe(self.binary, self.offset, pid=p, cookie=tag)
+        yield obj.program("handle_uretprobe").attach_uprobe(
+            self.binary, self.offset, retprobe=True, pid=p, cookie=tag
+        )
 
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
         return probe_layout(btf, self, code, self.retprobe)

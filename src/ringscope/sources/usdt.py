@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -142,24 +143,17 @@ class UsdtSpec(DynamicSpec):
                 struct.pack_into("<B", value, base + arg.field(name).offset, v)
         return bytes(value)
 
-    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> list[Link]:
+    def attach(self, obj: BpfObject, tag: int, pid: int | None) -> Iterator[Link]:
         if len(self.notes) > 0xFFFF:
             raise BadInput(f"{self.name}: too many probe locations")
         specs = obj.map("rs_usdt_specs")
-        links: list[Link] = []
-        try:
-            for i, note in enumerate(self.notes):
-                cookie = tag | i << 16
-                specs.update(struct.pack("<I", cookie), self._spec_value(obj.btf, note))
-                links.append(obj.program("handle_usdt").attach_uprobe(
-                    self.binary, note.offset, pid=-1 if pid is None else pid, cookie=cookie,
-                    ref_ctr_offset=note.semaphore,
-                ))  # fmt: skip
-        except BaseException:
-            for link in links:
-                link.close()
-            raise
-        return links
+        for i, note in enumerate(self.notes):
+            cookie = tag | i << 16
+            specs.update(struct.pack("<I", cookie), self._spec_value(obj.btf, note))
+            yield obj.program("handle_usdt").attach_uprobe(
+                self.binary, note.offset, pid=-1 if pid is None else pid, cookie=cookie,
+                ref_ctr_offset=note.semaphore,
+            )  # fmt: skip
 
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
         return probe_layout(btf, self, code, False)
