@@ -2,8 +2,8 @@
 that names C symbols; everything above it speaks Python types.
 
 libbpf 1.x always runs in "strict" mode: constructors return NULL and set
-errno, other calls return a negative errno. `check_ptr`/`check_int` turn
-both into OSError so callers see one convention.
+errno, other calls return a negative errno that callers test directly;
+`check_ptr` turns the first into OSError.
 """
 
 from __future__ import annotations
@@ -100,7 +100,6 @@ _fn("bpf_map_update_elem", c_int, c_int, c_void_p, c_void_p, c_uint64)
 _fn("bpf_map_delete_elem", c_int, c_int, c_void_p)
 _fn("bpf_map_get_next_key", c_int, c_int, c_void_p, c_void_p)
 _fn("libbpf_probe_bpf_map_type", c_int, c_int, c_void_p)
-_fn("libbpf_probe_bpf_prog_type", c_int, c_int, c_void_p)
 _fn("libbpf_num_possible_cpus", c_int)
 
 libc.vsnprintf.restype = c_int
@@ -157,19 +156,12 @@ def check_ptr(ptr: int | None) -> int:
     return ptr
 
 
-def check_int(ret: int) -> int:
-    if ret < 0:
-        raise OSError(-ret, "libbpf call failed")
-    return ret
-
-
 __all__ = [
     "KprobeOpts",
     "PerfEventOpts",
     "TracepointOpts",
     "UprobeOpts",
     "c_uint",
-    "check_int",
     "check_ptr",
     "errno",
     "lib",
