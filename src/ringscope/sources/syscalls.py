@@ -45,7 +45,7 @@ def _syscall_columns(cols: Columns) -> None:
 
 
 SPECS = (
-    EventSpec("syscall", "syscalls", ("handle_sys_enter", "handle_sys_exit"), "rs_syscall", "RS_EV_SYSCALL",
+    EventSpec("syscall", "syscalls", ("handle_sys_enter", "handle_sys_exit", "handle_sys_thread_exit"), "rs_syscall", "RS_EV_SYSCALL",
               "every syscall at exit: id, name, return value, duration", _syscall,
               finish_columns=_syscall_columns),
 )  # fmt: skip
