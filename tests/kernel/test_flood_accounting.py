@@ -71,7 +71,9 @@ def test_detach_then_final_drain_leaves_nothing_unread() -> None:
     with subprocess.Popen([sys.executable, "-c", flood], stdin=subprocess.PIPE, text=True) as child:
         assert child.stdin is not None
         try:
-            with Session(["syscall"], filter=Filter(pid=child.pid), syscall_id=nr) as s:
+            # 64 MiB holds more than 0.3 s of the flood even if this reader
+            # is starved on a loaded machine: no loss, whatever the timing.
+            with Session(["syscall"], filter=Filter(pid=child.pid), syscall_id=nr, ring_size=1 << 26) as s:
                 child.stdin.write("x")
                 child.stdin.flush()
                 deadline = time.monotonic() + 0.3
