@@ -113,8 +113,8 @@ def traced(
     stall=True the reader sleeps until the floods end, then drains."""
     from ringscope.events.records import Chunk, Lost
     from ringscope.filters import Filter
-    from ringscope.perfbuf import PerfReader
     from ringscope.session import Session
+    from ringscope.transport.perfbuf import PerfReader
 
     floods = [Flood(flood_exe(), n=n, cpu=cpu) for cpu in cpus]
     r = Run(transport, calls=n * len(cpus))
@@ -179,7 +179,7 @@ def _memlock(fd: int) -> int:
 def kernel_memory(s: Any) -> dict[str, int]:
     """Bytes the kernel holds for the transport: the ring map, or the perf
     rings (data + the control page, per CPU) plus the scratch slots."""
-    from ringscope.perfbuf import PerfReader
+    from ringscope.transport.perfbuf import PerfReader
 
     out = {}
     if isinstance(s.reader, PerfReader):

@@ -31,15 +31,14 @@ from .events.decode import Decoder
 from .events.records import Chunk, Item, Lost
 from .filters import Filter
 from .objects import object_path
-from .perfbuf import PerfReader, possible_cpus
-from .ringbuf import RingReader
 from .sources import DEFAULT_EVENTS, EVENTS, EventSpec, Row, dynamic
-from .transport import choose_transport
+from .transport import DEFAULT_RING_SIZE, Reader, check_ring_size, choose_transport, default_wakeup
+from .transport.perfbuf import PerfReader
+from .transport.ringbuf import RingReader
+from .transport.topology import possible_cpus
 
-__all__ = ["DEFAULT_RING_SIZE", "Session", "check_ring_size", "resolve_events"]
+__all__ = ["Session", "resolve_events"]
 
-DEFAULT_RING_SIZE = 1 << 24  # 16 MiB
-MIN_RING_SIZE = 1 << 12
 FOLLOW_MAX = 16384
 SKIP_CHECK_INTERVAL = 0.1  # seconds between reads of the programs' recursion_misses
 
@@ -60,14 +59,6 @@ def resolve_events(names: Iterable[str]) -> list[EventSpec]:
     return specs
 
 
-def check_ring_size(size: int) -> int:
-    if size < MIN_RING_SIZE:
-        raise BadInput(f"ring size {size} is too small (minimum {MIN_RING_SIZE} bytes)")
-    if size & (size - 1):
-        raise BadInput(f"ring size {size} is not a power of two")
-    return size
-
-
 class Session:
     """One tracing pipeline. See the module docstring."""
 
@@ -84,9 +75,7 @@ class Session:
     ) -> None:
         self.specs = resolve_events(events)
         self.ring_size = check_ring_size(ring_size)
-        # Wake the reader early enough that a burst never fills the ring
-        # while it sleeps: a quarter of the ring.
-        self.wakeup_bytes = wakeup_bytes if wakeup_bytes is not None else ring_size // 4
+        self.wakeup_bytes = wakeup_bytes if wakeup_bytes is not None else default_wakeup(ring_size)
         self.drain_interval = drain_interval
         self.syscall_id = syscall_id
         # "ringbuf", "perfbuf" or None (automatic); resolved by open().
@@ -94,7 +83,7 @@ class Session:
         self.filter = filter or Filter(exclude_pid=os.getpid())
         self.objects: dict[str, BpfObject] = {}
         self.links: list[Link] = []
-        self.reader: RingReader | PerfReader | None = None
+        self.reader: Reader | None = None
         self.decoder: Decoder | None = None
         self.delivered = 0
         self.lost = {"kernel": 0, "daemon": 0}
@@ -160,13 +149,11 @@ class Session:
                 Map.create("perf_event_array", "rs_perf", u32, u32, possible_cpus())
             )
 
-    def _open_reader(self) -> RingReader | PerfReader:
+    def _open_reader(self) -> Reader:
         # Before attach: a perf output finds no ring until its fd is in rs_perf.
         if self.transport == "perfbuf":
             return self._stack.enter_context(PerfReader(self._maps["rs_perf"], self.ring_size))
-        return self._stack.enter_context(
-            RingReader(self._maps["rs_ring"].fd, self.ring_size, self.wakeup_bytes)
-        )
+        return self._stack.enter_context(RingReader.open(self._maps["rs_ring"], self.wakeup_bytes))
 
     def _load(self, stem: str) -> None:
         obj = self._stack.enter_context(BpfObject.open(object_path(stem)))
@@ -265,9 +252,7 @@ class Session:
         assert self.reader is not None and self.decoder is not None, "session is not open"
         self.reader.wait(self.drain_interval if timeout is None else timeout)
         chunks: list[Chunk] = []
-        reader = self.reader
-        runs = reader.drain(flush=True) if flush and isinstance(reader, PerfReader) else reader.drain()
-        for run in runs:
+        for run in self.reader.drain(flush=flush):
             chunks.extend(self.decoder.chunks(run))
         self.delivered += sum(len(c) for c in chunks)
         items: list[Item] = [*chunks, *self._losses(check_skipped=flush)]

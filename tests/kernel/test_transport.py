@@ -19,9 +19,9 @@ import pytest
 from ringscope import features
 from ringscope.events.records import Chunk, Item, Lost
 from ringscope.filters import Filter
-from ringscope.perfbuf import PerfReader
 from ringscope.session import Session
 from ringscope.sources.syscalls import syscall_number
+from ringscope.transport.perfbuf import PerfReader
 from tests.conftest import need
 
 TRANSPORTS = ["ringbuf", "perfbuf"]

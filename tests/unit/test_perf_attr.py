@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from ringscope._perf import attr as attr_mod
+from ringscope._perf import syscall
+from ringscope._perf.attr import PerfEventAttr, attr_layout, constants
 from ringscope.btf import Btf
 from ringscope.errors import BadInput
-from ringscope.perf import attr as attr_mod
-from ringscope.perf import syscall
-from ringscope.perf.attr import PerfEventAttr, attr_layout, constants
 from ringscope.perf.events import parse_event, parse_events
 
 # Offsets fixed by the kernel ABI since PERF_ATTR_SIZE_VER0 (64 bytes); the

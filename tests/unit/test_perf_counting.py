@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from ringscope._perf import syscall
 from ringscope.errors import BadInput, PermissionDenied
-from ringscope.perf import statfmt, syscall
+from ringscope.perf import statfmt
 from ringscope.perf.counting import CounterSet, Reading
 from ringscope.perf.events import parse_event, parse_events
 from ringscope.perf.target import Target

@@ -13,16 +13,10 @@ import pytest
 
 from ringscope.errors import BadInput, NotSupported
 from ringscope.features import Feature, Features
-from ringscope.perfbuf import (
-    PERF_RECORD_LOST,
-    PERF_RECORD_SAMPLE,
-    ReorderBuffer,
-    online_cpus,
-    parse_records,
-    per_cpu_pages,
-)
-from ringscope.ringbuf import Run
-from ringscope.transport import choose_transport
+from ringscope.transport import Run, choose_transport
+from ringscope.transport.perfbuf import PERF_RECORD_LOST, PERF_RECORD_SAMPLE, parse_records, per_cpu_pages
+from ringscope.transport.reorder import ReorderBuffer
+from ringscope.transport.topology import online_cpus
 
 
 def sample(ts: int, tag: int, size: int = 72) -> bytes:

@@ -52,9 +52,11 @@ class Map:
     Keys and values are bytes; callers pack them with layouts from BTF."""
 
     def __init__(
-        self, ptr: int | None, name: str, fd: int, key_size: int, value_size: int, map_type: int
-    ) -> None:
+        self, ptr: int | None, name: str, fd: int, key_size: int, value_size: int, map_type: int,
+        max_entries: int = 0,
+    ) -> None:  # fmt: skip
         self._ptr = ptr
+        self._max_entries = max_entries
         self.name = name
         self._fd = fd
         self.key_size = key_size
@@ -72,7 +74,14 @@ class Map:
         fd = lib.bpf_map_create(t, name.encode(), key_size, value_size, max_entries, None)
         if fd < 0:
             raise error_from_errno(f"create {kind} map {name}", -fd)
-        return cls(None, name, fd, key_size, value_size, t)
+        return cls(None, name, fd, key_size, value_size, t, max_entries)
+
+    @property
+    def max_entries(self) -> int:
+        """Entries (for a ring buffer: its size in bytes), as configured now."""
+        if self._ptr is not None:
+            return int(lib.bpf_map__max_entries(self._ptr))
+        return self._max_entries
 
     @property
     def fd(self) -> int:

@@ -8,9 +8,8 @@ import os
 
 from ..errors import BadInput
 from ..filters import Filter, parse_cgroup, parse_comm, parse_pid, parse_uid
-from ..session import DEFAULT_RING_SIZE, check_ring_size
 from ..sources import DEFAULT_EVENTS
-from ..transport import TRANSPORTS
+from ..transport import DEFAULT_RING_SIZE, TRANSPORTS, check_ring_size
 
 __all__ = ["add_session_options", "filter_from_args", "parse_size", "target_argv"]
 

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 
 from ..btf import Btf
-from ..ringbuf import Run
 from ..sources import EventSpec
 from ..sources.dynamic import DynamicDecoder, DynamicSpec
-from .layout import RING_HDR_SIZE, EventLayout
+from ..transport.base import RING_HDR_SIZE, Run
+from .layout import EventLayout
 from .records import Chunk
 
 __all__ = ["Decoder"]

@@ -14,10 +14,9 @@ from functools import cache
 import numpy as np
 
 from ..btf import Btf, Field, Kind
+from ..transport.base import RING_HDR_SIZE
 
-__all__ = ["RING_HDR_SIZE", "EventLayout", "flat_fields", "struct_dtype"]
-
-RING_HDR_SIZE = 8  # struct bpf_ringbuf_hdr: u32 len, u32 pg_off
+__all__ = ["EventLayout", "flat_fields", "struct_dtype"]
 
 
 def _fmt(f: Field) -> str | tuple[str, tuple[int]]:

@@ -13,9 +13,9 @@ import errno
 import os
 from typing import Any
 
+from .._perf import syscall
+from .._perf.attr import PerfEventAttr, constants
 from ..errors import RingscopeError
-from . import syscall
-from .attr import PerfEventAttr, constants
 from .events import HARDWARE, SOFTWARE, TRACEFS_EVENTS, cache_events, resolve
 
 __all__ = ["catalog", "probe_event"]

@@ -10,9 +10,9 @@ import struct
 from dataclasses import dataclass
 from typing import Self
 
+from .._perf import syscall
+from .._perf.attr import PerfEventAttr, constants
 from ..errors import BadInput, PermissionDenied, RingscopeError
-from . import syscall
-from .attr import PerfEventAttr, constants
 from .events import EventDesc
 from .target import Target
 

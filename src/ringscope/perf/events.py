@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._perf.attr import constants
 from ..errors import BadInput
-from .attr import constants
 
 __all__ = [
     "CACHE_NAMES",

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from .._libbpf import BpfObject, Link
+from .._perf import syscall
+from .._perf.attr import PerfEventAttr
 from ..errors import BadInput, NotSupported, PermissionDenied, error_from_errno
 from ..events.layout import struct_dtype
 from ..objects import object_path
 from ..symbols import Kallsyms, build_id, read_maps
 from ..symbols.maps import Mapping
-from . import syscall
-from .attr import PerfEventAttr
 from .events import EventDesc, parse_event
 from .profile import Profile, Sample
 from .target import Target

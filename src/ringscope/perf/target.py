@@ -8,22 +8,12 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Self
 
 from ..errors import BadInput, PermissionDenied
+from ..transport.topology import online_cpus
 
-__all__ = ["Command", "Target", "online_cpus", "threads_of"]
-
-
-def online_cpus() -> list[int]:
-    """CPUs listed in /sys/devices/system/cpu/online ("0-3,5")."""
-    text = Path("/sys/devices/system/cpu/online").read_text().strip()
-    cpus: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
-    return cpus
+__all__ = ["Command", "Target", "threads_of"]
 
 
 def threads_of(pid: int) -> list[int]:

@@ -21,8 +21,9 @@ import numpy as np
 
 from ..btf import Btf
 from ..errors import BadInput
-from ..events.layout import RING_HDR_SIZE, EventLayout, flat_fields
+from ..events.layout import EventLayout, flat_fields
 from ..events.records import Chunk
+from ..transport.base import RING_HDR_SIZE
 from .spec import EventSpec
 
 if TYPE_CHECKING:

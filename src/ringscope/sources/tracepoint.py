@@ -20,8 +20,9 @@ import numpy as np
 
 from ..btf import Btf
 from ..errors import BadInput
-from ..events.layout import RING_HDR_SIZE, EventLayout
+from ..events.layout import EventLayout
 from ..tracefs import TpField, TpFormat, read_format
+from ..transport.base import RING_HDR_SIZE
 from .dynamic import TAG_MASK, DynamicSpec, header_fields
 from .spec import Row
 

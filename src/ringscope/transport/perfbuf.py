@@ -33,55 +33,34 @@ the producer an irq_work per event.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import mmap
 import os
 import select
 import struct
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ._libbpf import Map
-from .btf import Btf
-from .errors import RingscopeError, error_from_errno
-from .perf import syscall as perf_sys
-from .perf.attr import PerfEventAttr, constants, vmlinux_btf
-from .ringbuf import Run
+from .._libbpf import Map
+from .._perf import syscall as perf_sys
+from .._perf.attr import PerfEventAttr, constants, vmlinux_btf
+from ..btf import Btf
+from ..errors import BadInput, RingscopeError, error_from_errno
+from .base import RING_HDR_SIZE, Run
+from .ordering import TSO, fence
+from .reorder import DEFAULT_REORDER_NS, PerfStats, ReorderBuffer
+from .topology import online_cpus
 
-__all__ = [
-    "PERF_RECORD_LOST",
-    "PERF_RECORD_SAMPLE",
-    "DEFAULT_REORDER_NS",
-    "PerfReader",
-    "PerfStats",
-    "ReorderBuffer",
-    "online_cpus",
-    "parse_records",
-    "per_cpu_pages",
-    "possible_cpus",
-]
+__all__ = ["PERF_RECORD_LOST", "PERF_RECORD_SAMPLE", "PerfReader", "parse_records", "per_cpu_pages"]
 
 PERF_RECORD_LOST = 2
 PERF_RECORD_SAMPLE = 9
 _PAGE = mmap.PAGESIZE
 _REC_HDR = 8  # struct perf_event_header: u32 type, u16 misc, u16 size
 _RAW_OFF = _REC_HDR + 4  # then u32 raw size, then the raw bytes
-_OUT_HDR = 8  # where the decoder expects a record: after RingReader's header
-_TS_OFF = 0  # rs_header.ts_ns is the first member of every record
-
-DEFAULT_REORDER_NS = 1_000_000  # 1 ms
-
-
-def online_cpus(path: Path = Path("/sys/devices/system/cpu/online")) -> list[int]:
-    """CPU numbers from a sysfs cpulist such as "0-3,6"."""
-    cpus: list[int] = []
-    for part in path.read_text().strip().split(","):
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
-    return cpus
+_OUT_HDR = RING_HDR_SIZE  # where the decoder expects a record: after a ring header
+MAP_TYPE_PERF_EVENT_ARRAY = 4
 
 
 def per_cpu_pages(total_bytes: int, ncpus: int) -> int:
@@ -89,19 +68,6 @@ def per_cpu_pages(total_bytes: int, ncpus: int) -> int:
     `total_bytes`: a power of two (the kernel's rule), at least one."""
     pages = max(1, total_bytes // ncpus // _PAGE)
     return 1 << (pages.bit_length() - 1)
-
-
-@dataclass
-class PerfStats:
-    """Counters of one reader. `kernel_lost` is the sum of PERF_RECORD_LOST:
-    the same drops the BPF side counts in rs_drops when an output fails, so
-    it is a cross-check, never added to the loss total."""
-
-    samples: int = 0
-    kernel_lost: int = 0
-    unordered_in: int = 0
-    late: int = 0
-    held: int = 0
 
 
 @dataclass(frozen=True)
@@ -203,10 +169,15 @@ class _CpuRing:
     def read(self, blocks: list[np.ndarray]) -> int:
         """Append this ring's samples to `blocks`; return PERF_RECORD_LOST's count."""
         tail = int(self._tail[0])
-        # data_head is read before the records (an acquire on x86 by TSO).
+        # data_head is loaded before the records (ordering.py: acquire), and
+        # data_tail stored only after the copies (release): the kernel's
+        # perf_output_put_handle and perf_output_space follow the same rule.
         head = int(self._head[0])
+        if not TSO:
+            fence()
         pos, lost = parse_records(self._data, tail, head, blocks)
-        # Release the space only after the copies.
+        if not TSO:
+            fence()
         self._tail[0] = pos
         return lost
 
@@ -217,108 +188,6 @@ class _CpuRing:
         self._mm.close()
         os.close(self.fd)
         self.fd = -1
-
-
-def _stamps(slots: np.ndarray) -> np.ndarray:
-    """ts_ns of every slot, read in place (one strided, unaligned view)."""
-    n, stride = slots.shape
-    return np.ndarray((n,), "<u8", slots, _OUT_HDR + _TS_OFF, (stride,)).copy()
-
-
-def _take(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """rows[idx] for (n, S) uint8 rows, as flat bytes: one memcpy per row
-    through a void view instead of S one-byte copies."""
-    stride = rows.shape[1]
-    out: np.ndarray = np.ascontiguousarray(rows).reshape(-1).view(f"V{stride}")[idx].view(np.uint8)
-    return out
-
-
-class ReorderBuffer:
-    """Merges records read from several per-CPU rings into ts_ns order.
-    Holds what it has been given until release() is told the horizon up to
-    which nothing earlier can still arrive; at most `max_held` records (past
-    that the oldest go out early). Not thread-safe."""
-
-    def __init__(self, max_held: int = 1 << 20) -> None:
-        self.max_held = max_held
-        self.stats = PerfStats()
-        self._held: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        self._max_in = 0  # largest ts given so far (before the merge)
-        self._max_out = 0  # largest ts handed on so far (after the merge)
-
-    def held(self) -> int:
-        return sum(len(ts) for group in self._held.values() for ts, _ in group)
-
-    def oldest(self) -> int | None:
-        firsts = [int(ts.min()) for group in self._held.values() for ts, _ in group if len(ts)]
-        return min(firsts) if firsts else None
-
-    def add(self, blocks: list[np.ndarray]) -> None:
-        """Take (n, S) slots from parse_records, in the order they were read."""
-        if not blocks:
-            return
-        stamps = []
-        for slots in blocks:
-            ts = _stamps(slots)
-            self._held.setdefault(slots.shape[1], []).append((ts, slots))
-            stamps.append(ts)
-        order_in = np.concatenate(stamps)
-        prior = np.maximum.accumulate(np.concatenate([np.array([self._max_in], np.uint64), order_in[:-1]]))
-        self.stats.unordered_in += int(np.count_nonzero(order_in < prior))
-        self.stats.late += int(np.count_nonzero(order_in < self._max_out))
-        self._max_in = max(self._max_in, int(order_in.max()))
-        self.stats.samples += len(order_in)
-        self.stats.held = self.held()
-
-    def release(self, horizon: int) -> list[Run]:
-        """Runs, in ts order, of every held record with ts <= horizon."""
-        if not self._held:
-            return []
-        strides = sorted(self._held)
-        ts_parts, rows_parts = [], []
-        for s in strides:
-            group = self._held[s]
-            ts_parts.append(np.concatenate([ts for ts, _ in group]) if len(group) > 1 else group[0][0])
-            rows_parts.append(np.concatenate([rows for _, rows in group]) if len(group) > 1 else group[0][1])
-        ts_all = np.concatenate(ts_parts) if len(ts_parts) > 1 else ts_parts[0]
-        n = len(ts_all)
-        if len(ts_parts) == 1 and bool((ts_all[1:] >= ts_all[:-1]).all()):
-            # Already in order (one CPU busy, or one record size): no sort, no gather.
-            k = max(int(np.searchsorted(ts_all, np.uint64(horizon), side="right")), n - self.max_held)
-            s, rows = strides[0], rows_parts[0]
-            self._held = {s: [(ts_all[k:], rows[k:])]} if k < n else {}
-            if k:
-                self._max_out = max(self._max_out, int(ts_all[k - 1]))
-            self.stats.held = n - k
-            return [Run(s, rows[:k].reshape(-1))] if k else []
-        gid = np.concatenate([np.full(len(t), i, np.int64) for i, t in enumerate(ts_parts)])
-        rid = np.concatenate([np.arange(len(t)) for t in ts_parts])
-        order = np.argsort(ts_all, kind="stable")
-        k = int(np.searchsorted(ts_all[order], np.uint64(horizon), side="right"))
-        k = max(k, n - self.max_held)
-        runs: list[Run] = []
-        if k:
-            out = order[:k]
-            self._max_out = max(self._max_out, int(ts_all[out[-1]]))
-            g = gid[out]
-            cuts = [0, *(np.flatnonzero(g[1:] != g[:-1]) + 1).tolist(), k]
-            for a, b in itertools.pairwise(cuts):
-                i = int(g[a])
-                runs.append(Run(strides[i], _take(rows_parts[i], rid[out[a:b]])))
-        kept = np.ones(n, bool)
-        kept[order[:k]] = False
-        self._held = {}
-        start = 0
-        for s, ts, rows in zip(strides, ts_parts, rows_parts, strict=True):
-            mask = kept[start : start + len(ts)]
-            start += len(ts)
-            if mask.any():
-                self._held[s] = [(ts[mask], rows[mask])]
-        self.stats.held = n - k
-        return runs
-
-    def clear(self) -> None:
-        self._held.clear()
 
 
 class PerfReader:
@@ -341,6 +210,8 @@ class PerfReader:
         wakeup_bytes: int | None = None,
         cpus: list[int] | None = None,
     ) -> None:
+        if perf_map.map_type != MAP_TYPE_PERF_EVENT_ARRAY:
+            raise BadInput(f"map {perf_map.name} is not a perf event array (type {perf_map.map_type})")
         self.cpus = online_cpus() if cpus is None else cpus
         pages = per_cpu_pages(size, len(self.cpus))
         self.size = pages * _PAGE * len(self.cpus)
@@ -420,8 +291,3 @@ class PerfReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def possible_cpus() -> int:
-    """How many CPU slots a per-CPU map needs (highest possible CPU + 1)."""
-    return max(online_cpus(Path("/sys/devices/system/cpu/possible"))) + 1

@@ -4,8 +4,8 @@ before 5.8, and for comparison; see docs/transports.md)."""
 
 from __future__ import annotations
 
-from .errors import BadInput, NotSupported
-from .features import Features
+from ..errors import BadInput, NotSupported
+from ..features import Features
 
 __all__ = ["TRANSPORTS", "choose_transport"]
 

@@ -1,0 +1,26 @@
+"""Transports: how records get from the BPF programs to the pipeline.
+
+Every transport is a `Reader` (base.py) that hands on `Run`s of raw records:
+- ringbuf.py: the BPF ring buffer (one ring shared by every CPU), read over mmap;
+- perfbuf.py: the per-CPU perf buffers, merged into time order by reorder.py;
+and, beside them, the rules they share: sizing.py (valid ring sizes, the
+wakeup threshold), choice.py (which one this kernel can run), ordering.py
+(memory ordering against the kernel), topology.py (CPUs).
+"""
+
+from .base import RING_HDR_SIZE, Reader, Run
+from .choice import TRANSPORTS, choose_transport
+from .sizing import DEFAULT_RING_SIZE, MAX_RING_SIZE, MIN_RING_SIZE, check_ring_size, default_wakeup
+
+__all__ = [
+    "DEFAULT_RING_SIZE",
+    "MAX_RING_SIZE",
+    "MIN_RING_SIZE",
+    "RING_HDR_SIZE",
+    "TRANSPORTS",
+    "Reader",
+    "Run",
+    "check_ring_size",
+    "choose_transport",
+    "default_wakeup",
+]
