@@ -22,6 +22,8 @@ enum rs_hist_by {
 	RS_BY_ARG = 4,     /* uprobe argument rs_key_arg */
 	RS_BY_TID = 5,
 };
+/* In BTF for Python (hist.py reads the values by name). */
+enum rs_hist_by rs_btf_hist_by __attribute__((unused));
 
 const volatile __u32 rs_by = RS_BY_NONE;
 const volatile __u32 rs_key_off = 0;

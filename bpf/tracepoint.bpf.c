@@ -18,6 +18,8 @@ struct {
 	__type(value, struct rs_tracepoint);
 } rs_tp_scratch SEC(".maps");
 
+enum rs_tp_limits rs_btf_tp_limits __attribute__((unused));
+
 static __always_inline __u32 copy_user_str(struct rs_tracepoint *e, __u32 pos, __u32 off8)
 {
 	__u64 uptr = 0;

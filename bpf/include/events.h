@@ -14,7 +14,6 @@
 #define RS_COMM_LEN 16
 #define RS_PATH_LEN 256
 #define RS_ARGV_LEN 256
-#define RS_TP_DATA_LEN 512
 #define RS_UPROBE_ARGS 6
 
 /* Stream event types. Python reads names and values from BTF. */
@@ -119,6 +118,13 @@ struct rs_syscall {
  *   bits 48-55, 56-63 offset / 8 of a user string pointer to read (0: none)
  * The bytes used are offsetof(data) + data_len + str_len[0] + str_len[1]; the
  * record is submitted rounded up to a size class (256, 512, 1024, full). */
+/* Limits of the generic tracepoint record that Python needs too: an enum,
+ * not a #define, so that they are in the object's BTF (anchored in
+ * tracepoint.bpf.c) and never copied by hand. */
+enum rs_tp_limits {
+	RS_TP_DATA_LEN = 512,  /* the raw tracepoint record is copied up to this */
+};
+
 #define RS_TP_BUF_LEN 2048
 #define RS_TP_STR_LEN 256
 #define RS_TP_STRS 2

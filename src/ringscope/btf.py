@@ -7,6 +7,8 @@ Python. Pure Python, no kernel needed: unit tests run it on built objects.
 
 from __future__ import annotations
 
+import functools
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,14 +97,13 @@ class Btf:
 
     @classmethod
     def from_elf(cls, path: str | Path) -> Btf:
+        """The .BTF section of an ELF object. Parsed once per file version:
+        a session, its decoder and its loader all ask for the same objects."""
         try:
-            with open(path, "rb") as f:
-                section = ELFFile(f).get_section_by_name(".BTF")
-                if section is None:
-                    raise BadInput(f"{path}: no .BTF section (built without -g?)")
-                return cls(section.data())
+            st = os.stat(path)
         except OSError as e:
             raise BadInput(f"{path}: {e.strerror}") from None
+        return _elf_btf(str(path), st.st_mtime_ns, st.st_size)
 
     @classmethod
     def vmlinux(cls) -> Btf:
@@ -231,3 +232,15 @@ class Btf:
 
     def datasecs(self) -> list[str]:
         return [t.name for t in self.types() if t.kind == Kind.DATASEC]
+
+
+@functools.lru_cache(maxsize=64)
+def _elf_btf(path: str, mtime_ns: int, size: int) -> Btf:
+    try:
+        with open(path, "rb") as f:
+            section = ELFFile(f).get_section_by_name(".BTF")
+            if section is None:
+                raise BadInput(f"{path}: no .BTF section (built without -g?)")
+            return Btf(section.data())
+    except OSError as e:
+        raise BadInput(f"{path}: {e.strerror}") from None

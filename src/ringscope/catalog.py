@@ -8,9 +8,10 @@ from typing import Any
 from . import features
 from ._libbpf import BpfObject
 from .errors import RingscopeError
-from .features import TRACEFS
+from .events.spec import EventSpec
 from .objects import object_path
-from .sources import EVENTS, EventSpec
+from .sources import EVENTS
+from .tracefs import TRACEFS
 
 __all__ = ["stream_events", "why_unavailable"]
 

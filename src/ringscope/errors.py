@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno as _errno
 import os
 
+from . import caps
+
 __all__ = [
     "AttachError",
     "BadInput",
@@ -15,6 +17,7 @@ __all__ = [
     "RingscopeError",
     "VerifierError",
     "error_from_errno",
+    "require_caps",
 ]
 
 
@@ -58,13 +61,25 @@ def error_from_errno(what: str, err: int, log: str = "") -> RingscopeError:
     """Map an errno from a kernel operation to the matching error class."""
     text = f"{what}: {os.strerror(err)}"
     if err in (_errno.EPERM, _errno.EACCES):
-        if os.geteuid() == 0:
-            # Refused to root too: lockdown, or a feature the kernel lacks
-            # (fentry without BPF trampolines fails this way).
-            return NotSupported(f"{text} (refused even to root: kernel lockdown or a missing feature)")
-        return PermissionDenied(f"{text} (needs root or CAP_BPF/CAP_PERFMON)")
+        if caps.has(*caps.TRACING):
+            # Refused with the capabilities that should do: lockdown, or a
+            # feature the kernel lacks (fentry without BPF trampolines
+            # fails this way).
+            return NotSupported(
+                f"{text} (refused even with CAP_BPF and CAP_PERFMON: kernel lockdown or a missing feature)"
+            )
+        return PermissionDenied(f"{text} (needs CAP_BPF and CAP_PERFMON)")
     if err in (_errno.EOPNOTSUPP, _errno.ENOTSUP, _errno.ENOSYS, _errno.ENODEV):
         return NotSupported(f"{text} (not supported by this kernel)")
     if err == _errno.ENOENT and "attach" in what:
         return NotSupported(f"{text} (no such hook on this kernel)")
     return LoadError(text)
+
+
+def require_caps(what: str, *needed: int) -> None:
+    """PermissionDenied naming every capability of `needed` this process
+    lacks (effective set), and how to grant them."""
+    lacking = caps.missing(*needed)
+    if lacking:
+        names = " and ".join(caps.name(c) for c in lacking)
+        raise PermissionDenied(f"{what} needs {names} (run as root, or grant {names} to the process)")

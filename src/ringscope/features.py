@@ -4,20 +4,21 @@ program), cached for the process, and reported with a reason when missing."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
+from . import caps
 from ._libbpf import BpfObject, probe_map_type
 from ._libbpf.probe import MAP_RINGBUF
+from .btf import VMLINUX
 from .errors import NotSupported, RingscopeError
 from .objects import object_path
+from .tracefs import TRACEFS
 
 __all__ = ["Feature", "Features", "probe", "require"]
 
 EVENT_SOURCES = Path("/sys/bus/event_source/devices")
-TRACEFS = Path("/sys/kernel/tracing")
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ def _sysfs(name: str, path: Path, reason: str) -> Feature:
 
 
 def _load_probe(name: str, program: str) -> Feature:
-    if os.geteuid() != 0:
-        return Feature(name, False, "unknown: probing needs root")
+    if not caps.has(caps.CAP_BPF):
+        return Feature(name, False, "unknown: probing needs CAP_BPF")
     try:
         with BpfObject.open(object_path("probe")) as obj:
             for p in obj.programs.values():
@@ -66,12 +67,10 @@ def _load_probe(name: str, program: str) -> Feature:
 @cache
 def probe() -> Features:
     """Probe once per process. Needs root for the program-load probes."""
-    ringbuf = probe_map_type(MAP_RINGBUF) if os.geteuid() == 0 else Path("/sys/kernel/btf/vmlinux").exists()
+    ringbuf = probe_map_type(MAP_RINGBUF) if caps.has(caps.CAP_BPF) else VMLINUX.exists()
     return Features(
-        btf=_sysfs(
-            "btf", Path("/sys/kernel/btf/vmlinux"), "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF off)"
-        ),
-        tracefs=_sysfs("tracefs", TRACEFS / "events", "tracefs is not mounted at /sys/kernel/tracing"),
+        btf=_sysfs("btf", VMLINUX, f"no {VMLINUX} (CONFIG_DEBUG_INFO_BTF off)"),
+        tracefs=_sysfs("tracefs", TRACEFS / "events", f"tracefs is not mounted at {TRACEFS}"),
         ringbuf=Feature("ringbuf", ringbuf, "" if ringbuf else "BPF_MAP_TYPE_RINGBUF needs Linux 5.8"),
         tp_btf=_load_probe("tp_btf", "probe_tp_btf"),
         kprobes=_sysfs("kprobes", EVENT_SOURCES / "kprobe", "CONFIG_KPROBES is off"),

@@ -66,7 +66,9 @@ class HubSession(Protocol):
 
     filter: Filter
     drain_interval: float
-    lost: dict[str, int]
+
+    @property
+    def lost(self) -> dict[str, int]: ...
 
     def poll(self, timeout: float | None = None, *, flush: bool = False) -> list[Item]: ...
     def set_filter(self, flt: Filter, type_mask: int | None = None) -> None: ...

@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .btf import Btf
 from .errors import LoadError
+
+__all__ = ["OBJ_DIR", "object_btf", "object_path"]
 
 OBJ_DIR = Path(__file__).parent / "_bpf"
 
@@ -17,3 +20,8 @@ def object_path(stem: str) -> Path:
     if not path.exists():
         raise LoadError(f"{path.name} is not built (run `make bpf`)")
     return path
+
+
+def object_btf(stem: str) -> Btf:
+    """The BTF of bpf/<stem>.bpf.o (parsed once: Btf.from_elf caches)."""
+    return Btf.from_elf(object_path(stem))

@@ -77,7 +77,7 @@ def test_not_root_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     with _as_nobody():
         code = main(["trace", "-n", "1"])
     assert code == 1
-    _one_line(capsys.readouterr().err, "needs root")
+    _one_line(capsys.readouterr().err, "needs CAP_BPF and CAP_PERFMON")
 
 
 def test_not_root_subprocess() -> None:
@@ -89,7 +89,7 @@ def test_not_root_subprocess() -> None:
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert p.returncode == 1
-    _one_line(p.stderr, "needs root")
+    _one_line(p.stderr, "needs CAP_BPF and CAP_PERFMON")
 
 
 def test_missing_kernel_feature(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ringscope.events.records import Lost
+from ringscope.events.records import Chunk, Lost
 from ringscope.filters import Filter
 from ringscope.session import Session
 from ringscope.sources.syscalls import syscall_number
@@ -170,11 +170,12 @@ async def test_async_iterator(tmp_path: Path) -> None:
 
 def test_skipped_runs_are_read_from_every_program(monkeypatch: pytest.MonkeyPatch) -> None:
     with Session(["open", "exec"], filter=Filter(pid=ME)) as s:
-        assert len(s._prog_fds) == 5  # four open programs and the exec one
+        loaded = [p for obj in s.objects.values() for p in obj.programs.values() if p.autoload]
+        assert len(loaded) == 5  # four open programs and the exec one
         assert s.skipped_runs() == 0  # the kernel's recursion_misses, read from fdinfo
         assert [i for i in s.poll(0, flush=True) if isinstance(i, Lost) and i.stage == "kernel"] == []
         # Skipped runs are reported, but never added to the exact loss count.
-        monkeypatch.setattr(s, "skipped_runs", lambda: 7)
+        monkeypatch.setattr(s.probes, "skipped_runs", lambda: 7)
         lost = [i for i in s.poll(0, flush=True) if isinstance(i, Lost)]
         assert [(x.stage, x.count, x.detail["skipped_runs"]) for x in lost] == [("kernel", 0, 7)]
         assert s.lost["kernel"] == 0 and s.skipped == 7
@@ -204,3 +205,37 @@ def test_events_with_a_duration_can_be_called_again(tmp_path: Path) -> None:
             path = str(tmp_path / name)
             open(path, "w").close()
             assert path in {r.get("path") for r in s.events(duration=0.3)}
+
+
+def _rest(s: Session) -> list[int]:
+    """Seqs of every event still to be read, after the kernel side stopped."""
+    s.detach()
+    return [
+        int(q) for item in s.poll(0, flush=True) if isinstance(item, Chunk) for q in item.columns()["seq"]
+    ]
+
+
+def test_events_limit_keeps_what_it_read_past_the_limit() -> None:
+    nr = syscall_number("getppid")
+    with Session(["syscall"], filter=Filter(pid=ME), syscall_id=nr) as s:
+        for _ in range(1000):
+            os.getppid()
+        time.sleep(0.05)
+        first = [r["seq"] for r in s.events(limit=10)]
+        rest = _rest(s)
+        assert s.lost == {"kernel": 0, "daemon": 0}
+    assert len(first) == 10
+    assert first + rest == list(range(1000))
+
+
+async def test_aevents_limit_keeps_what_it_read_past_the_limit() -> None:
+    nr = syscall_number("getppid")
+    with Session(["syscall"], filter=Filter(pid=ME), syscall_id=nr) as s:
+        for _ in range(1000):
+            os.getppid()
+        time.sleep(0.05)
+        agen = s.aevents(limit=10)
+        async with contextlib.aclosing(agen):
+            first = [r["seq"] async for r in agen]
+        rest = _rest(s)
+    assert first + rest == list(range(1000))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ringscope.errors import BadInput
-from ringscope.hist import Histogram, HistSnapshot, collect
+from ringscope.sources.hist import Histogram, HistSnapshot, collect
 from tests.conftest import need
 from tests.kernel.test_uprobe import CALLS, PROG_C
 
@@ -174,7 +174,7 @@ def test_cli_bad_input_is_one_line_exit_2(args: list[str], message: str) -> None
 
 
 def test_collect_query_for_api_hist() -> None:
-    from ringscope.hist import collect_query
+    from ringscope.server.hist_route import collect_query
 
     doc = collect_query({"event": "syscalls:sys_enter_getppid", "by": "pid", "duration": "0.05"})
     assert doc["by"] == "pid" and doc["kind"] == "count"

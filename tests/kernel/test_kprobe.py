@@ -11,9 +11,9 @@ import pytest
 
 from ringscope import features
 from ringscope.errors import BadInput, NotSupported
+from ringscope.events.spec import Row
 from ringscope.filters import Filter
 from ringscope.session import Session
-from ringscope.sources.spec import Row
 
 FUNC = "do_sys_openat2"
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import pytest
 
 from ringscope.errors import BadInput
+from ringscope.events.spec import Row
 from ringscope.filters import Filter
 from ringscope.session import Session
-from ringscope.sources.spec import Row
 
 SYS_PREAD64 = 17  # x86_64
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ringscope.errors import BadInput
+from ringscope.events.spec import Row
 from ringscope.filters import Filter
 from ringscope.session import Session
-from ringscope.sources.dynamic import resolve
-from ringscope.sources.spec import Row
+from ringscope.sources import resolve_probe as resolve
 from tests.conftest import need
 
 PROG_C = r"""

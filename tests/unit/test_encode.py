@@ -19,8 +19,9 @@ from ringscope.events.decode import Decoder
 from ringscope.events.encode import encode_ndjson, json_default
 from ringscope.events.layout import EventLayout
 from ringscope.events.records import Chunk
+from ringscope.events.spec import EventSpec
 from ringscope.objects import object_path
-from ringscope.sources import EVENTS, EventSpec
+from ringscope.sources import EVENTS
 
 STATIC = sorted(EVENTS)
 

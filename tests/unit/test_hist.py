@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ringscope.hist import HistRow, HistSnapshot
+from ringscope.sources.hist import HistRow, HistSnapshot
 
 
 def _slots(**at: int) -> tuple[int, ...]:

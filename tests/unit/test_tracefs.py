@@ -12,8 +12,9 @@ import pytest
 from ringscope.btf import Btf
 from ringscope.errors import BadInput
 from ringscope.events.layout import RING_HDR_SIZE
+from ringscope.events.tagged import TaggedDecoder as DynamicDecoder
 from ringscope.objects import object_path
-from ringscope.sources.dynamic import DynamicDecoder, resolve
+from ringscope.sources import resolve_probe as resolve
 from ringscope.sources.tracepoint import TracepointSpec
 from ringscope.tracefs import parse_format, read_format
 

@@ -9,7 +9,6 @@ errno, other calls return a negative errno that callers test directly;
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 from ctypes import (
     CFUNCTYPE,
@@ -25,10 +24,11 @@ from ctypes import (
     c_void_p,
 )
 
+from .._libc import libc
+
 _SONAME = "libbpf.so.1"
 
 lib = ctypes.CDLL(_SONAME, use_errno=True)
-libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 class TracepointOpts(Structure):

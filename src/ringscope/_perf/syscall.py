@@ -9,12 +9,13 @@ to exercise everything above it without a kernel.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
 import platform
 from collections.abc import Callable
+
+from .._libc import libc as _libc
 
 __all__ = [
     "PERF_FLAG_FD_CLOEXEC",
@@ -49,7 +50,6 @@ PERF_FLAG_FD_CLOEXEC = 1 << 3
 _IOC_ENABLE, _IOC_DISABLE, _IOC_RESET = 0x2400, 0x2401, 0x2403
 _IOC_FLAG_GROUP = 1  # apply the ioctl to the whole group via the leader
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 

@@ -15,7 +15,7 @@ from types import FrameType
 
 from ..errors import BadInput
 from ..filters import parse_pid
-from ..hist import Histogram, HistSnapshot
+from ..sources.hist import Histogram, HistSnapshot
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from ..errors import BadInput, PermissionDenied
+from .. import caps
+from ..errors import BadInput, require_caps
 from ..events.records import Chunk
 from ..session import Session
 from .format import text_header, to_json, to_text
@@ -109,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
     session = Session(event_names(args), filter=flt, ring_size=ring_size(args), transport=args.transport)
     proc, release = None, -1
     if cmd:
-        if os.geteuid() != 0:
-            raise PermissionDenied("tracing needs root (or CAP_BPF and CAP_PERFMON)")
+        require_caps("tracing", *caps.TRACING)  # before CMD starts, not after
         proc, release = _spawn_held(cmd)
         session.filter = flt.with_pid(proc.pid, follow=True)
     try:

@@ -7,11 +7,11 @@ import itertools
 import numpy as np
 
 from ..btf import Btf
-from ..sources import EventSpec
-from ..sources.dynamic import DynamicDecoder, DynamicSpec
 from ..transport.base import RING_HDR_SIZE, Run
 from .layout import EventLayout
 from .records import Chunk
+from .spec import EventSpec
+from .tagged import TaggedDecoder
 
 __all__ = ["Decoder"]
 
@@ -22,16 +22,16 @@ class Decoder:
 
     def __init__(self, btfs: list[Btf], specs: list[EventSpec]) -> None:
         self.by_code: dict[int, tuple[EventLayout, EventSpec]] = {}
-        # Dynamic events (tracepoint:..., uprobe:...) share a type code and
+        # Tagged events (tracepoint:..., uprobe:...) share a type code and
         # are told apart by the cookie tag, their index in `specs`.
-        self.dynamic: dict[int, DynamicDecoder] = {}
+        self.tagged: dict[int, TaggedDecoder] = {}
         for tag, spec in enumerate(specs):
             btf = next((b for b in btfs if b.has(spec.struct, 4)), None)
             if btf is None:
                 raise KeyError(f"no BPF object describes struct {spec.struct}")
             code = btf.enum_values("rs_event_type")[spec.enum]
-            if isinstance(spec, DynamicSpec):
-                self.dynamic.setdefault(code, DynamicDecoder(btf, code, spec.struct)).add(tag, spec)
+            if spec.tagged:
+                self.tagged.setdefault(code, TaggedDecoder(btf, code, spec.struct)).add(tag, spec)
                 spec = spec.generic()
             self.by_code[code] = (EventLayout.from_btf(btf, spec.name, code, spec.struct), spec)
         hdr = btfs[0].struct_layout("rs_header").field("type")
@@ -48,9 +48,9 @@ class Decoder:
             bounds = [0, *(np.flatnonzero(codes[1:] != codes[:-1]) + 1).tolist(), run.count]
         out = []
         for a, b in itertools.pairwise(bounds):
-            dyn = self.dynamic.get(int(codes[a])) if self.dynamic else None
-            if dyn is not None:
-                made = dyn.chunks(run.data[a * stride : b * stride], stride, self.next_seq)
+            tagged = self.tagged.get(int(codes[a])) if self.tagged else None
+            if tagged is not None:
+                made = tagged.chunks(run.data[a * stride : b * stride], stride, self.next_seq)
                 n = sum(len(c) for c in made)
                 self.unknown += b - a - n
                 self.next_seq += n

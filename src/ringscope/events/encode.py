@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..sources.spec import Column, Lookup
 from .records import Chunk
+from .spec import Column, Lookup
 
 __all__ = ["encode_ndjson", "encode_rows", "json_default"]
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..btf import Btf, Field, Kind
 from ..transport.base import RING_HDR_SIZE
 
-__all__ = ["EventLayout", "flat_fields", "struct_dtype"]
+__all__ = ["EventLayout", "flat_fields", "header_fields", "struct_dtype"]
 
 
 def _fmt(f: Field) -> str | tuple[str, tuple[int]]:
@@ -46,6 +46,12 @@ def flat_fields(btf: Btf, struct_name: str) -> list[tuple[str, object, int]]:
 
     walk(struct_name, 0)
     return out
+
+
+def header_fields(btf: Btf, struct: str) -> list[tuple[str, object, int]]:
+    """The rs_header members of `struct` (flattened), as EventLayout fields."""
+    names = {n for n, _, _ in flat_fields(btf, "rs_header")}
+    return [f for f in flat_fields(btf, struct) if f[0] in names]
 
 
 def struct_dtype(btf: Btf, struct_name: str, *, base: int = 0, itemsize: int | None = None) -> np.dtype:

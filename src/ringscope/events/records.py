@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..sources.spec import Columns, EventSpec, Lookup, Row
 from .layout import EventLayout
+from .spec import Columns, EventSpec, Lookup, Row
 
 __all__ = ["Chunk", "Item", "Lost"]
 
@@ -28,6 +28,11 @@ class Chunk:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def split(self, k: int) -> tuple[Chunk, Chunk]:
+        """The first `k` events and the rest, as two chunks (views, no copy)."""
+        head = Chunk(self.layout, self.spec, self.seq0, self.records[:k])
+        return head, Chunk(self.layout, self.spec, self.seq0 + k, self.records[k:])
 
     def column(self, name: str) -> np.ndarray:
         return self.records[name]

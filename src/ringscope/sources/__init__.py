@@ -1,11 +1,18 @@
-"""The stream events ringscope can produce, one module per BPF object."""
+"""The stream events ringscope can produce: one module per BPF object (the
+Python half of bpf/<stem>.bpf.c, same stem), the function-probe helpers they
+share (funcprobe.py), and the registry that resolves event names (registry.py).
 
-from __future__ import annotations
+Dependencies point down: registry -> source modules -> dynamic/funcprobe ->
+events (layouts, specs)."""
 
-from . import file, net, process, sched, syscalls
-from .spec import EventSpec, Row
+from .registry import DEFAULT_EVENTS, EVENTS, FOLLOW, is_probe_spec, resolve, resolve_events, resolve_probe
 
-EVENTS: dict[str, EventSpec] = {s.name: s for mod in (process, file, net, sched, syscalls) for s in mod.SPECS}
-DEFAULT_EVENTS = ("exec", "exit", "open", "connect")
-
-__all__ = ["DEFAULT_EVENTS", "EVENTS", "EventSpec", "Row"]
+__all__ = [
+    "DEFAULT_EVENTS",
+    "EVENTS",
+    "FOLLOW",
+    "is_probe_spec",
+    "resolve",
+    "resolve_events",
+    "resolve_probe",
+]

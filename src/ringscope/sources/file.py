@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .spec import Columns, EventSpec, Lookup, Row, array
+from ..events.spec import Columns, EventSpec, Lookup, Row, array
 
 _SYSCALLS = ("openat", "openat2")
 _ACCESS = {os.O_RDONLY: "O_RDONLY", os.O_WRONLY: "O_WRONLY", os.O_RDWR: "O_RDWR"}

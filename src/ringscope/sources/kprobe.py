@@ -20,7 +20,7 @@ from ..errors import BadInput
 from ..events.layout import EventLayout
 from ..tracefs import TRACEFS
 from .dynamic import DynamicSpec
-from .uprobe import probe_finish, probe_layout
+from .funcprobe import probe_finish, probe_layout
 
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link

@@ -7,7 +7,7 @@ import socket
 
 import numpy as np
 
-from .spec import Columns, EventSpec, Lookup, Row, array
+from ..events.spec import Columns, EventSpec, Lookup, Row, array
 
 _FAMILIES: dict[int, str] = {
     socket.AF_INET: "AF_INET",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import Columns, EventSpec, Lookup, Row, array
+from ..events.spec import Columns, EventSpec, Lookup, Row, array
 
 
 def _argv(raw: bytes, used: int) -> list[str]:
@@ -49,5 +49,11 @@ SPECS = (
     EventSpec("exit", "process", ("handle_exit",), "rs_exit", "RS_EV_EXIT",
               "a process exited: exit code, signal, lifetime", _exit, finish_columns=_exit_columns),
     EventSpec("fork", "process", ("handle_fork",), "rs_fork", "RS_EV_FORK",
-              "a task was created: child pid and tid"),
+              "a task was created: child pid and tid", requires=("tp_btf",)),
 )  # fmt: skip
+
+# Not an event of its own: the programs that keep the followed process tree
+# (rs_follow) up to date, loaded whenever a filter follows a tree. They emit
+# fork and exit events only if those types are wanted too.
+FOLLOW = EventSpec("follow", "process", ("handle_fork", "handle_exit"), "rs_fork", "RS_EV_FORK",
+                   "keeps the followed process tree", requires=("tp_btf",))  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .spec import EventSpec
+from ..events.spec import EventSpec
 
 SPECS = (
     EventSpec("sched_switch", "sched", ("handle_switch",), "rs_sched_switch", "RS_EV_SCHED_SWITCH",

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .spec import Columns, EventSpec, Lookup, Row, array
+from ..events.spec import Columns, EventSpec, LoadOptions, Lookup, Row, array
+
+if TYPE_CHECKING:
+    from .._libbpf import BpfObject
 
 _UNISTD = (
     "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
@@ -44,8 +49,15 @@ def _syscall_columns(cols: Columns) -> None:
     cols["name"] = Lookup.map(array(cols, "id"), lambda nr: names.get(nr, f"syscall_{nr}"))
 
 
+@dataclass(frozen=True)
+class SyscallSpec(EventSpec):
+    def configure(self, obj: BpfObject, tag: int, opts: LoadOptions) -> None:
+        if opts.syscall_id is not None:
+            obj.set_rodata(rs_syscall_id=opts.syscall_id)
+
+
 SPECS = (
-    EventSpec("syscall", "syscalls", ("handle_sys_enter", "handle_sys_exit", "handle_sys_thread_exit"), "rs_syscall", "RS_EV_SYSCALL",
+    SyscallSpec("syscall", "syscalls", ("handle_sys_enter", "handle_sys_exit", "handle_sys_thread_exit"), "rs_syscall", "RS_EV_SYSCALL",
               "every syscall at exit: id, name, return value, duration", _syscall,
               finish_columns=_syscall_columns),
 )  # fmt: skip

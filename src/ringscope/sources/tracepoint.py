@@ -11,7 +11,6 @@ Field names that clash with the common header (`pid`, `comm`, ...) get a
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,19 +19,19 @@ import numpy as np
 
 from ..btf import Btf
 from ..errors import BadInput
-from ..events.layout import EventLayout
+from ..events.layout import EventLayout, header_fields
+from ..events.spec import Row
+from ..events.tagged import TAG_MASK
+from ..objects import object_btf
 from ..tracefs import TpField, TpFormat, read_format
 from ..transport.base import RING_HDR_SIZE
-from .dynamic import TAG_MASK, DynamicSpec, header_fields
-from .spec import Row
+from .dynamic import DynamicSpec
 
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link
 
-__all__ = ["TP_DATA_LEN", "TracepointSpec", "resolve"]
+__all__ = ["TracepointSpec", "resolve", "tp_limits"]
 
-TP_DATA_LEN = 512  # RS_TP_DATA_LEN (events.h): the kernel side copies at most this much
-TP_STRS = 2  # RS_TP_STRS
 _CLASH = frozenset({"seq", "ts_ns", "cgroup_id", "type", "cpu", "pid", "tid", "uid", "comm"})
 
 
@@ -41,6 +40,14 @@ _CLASH = frozenset({"seq", "ts_ns", "cgroup_id", "type", "cpu", "pid", "tid", "u
 # the low half of the slot is the int.
 _SIGNED_INT = frozenset({"int", "pid_t", "clockid_t", "key_t", "mqd_t", "timer_t", "int32_t"})
 _SIGNED_LONG = frozenset({"long", "off_t", "loff_t", "ssize_t", "time_t", "long long"})
+
+
+def tp_limits() -> tuple[int, int]:
+    """(RS_TP_DATA_LEN, RS_TP_STRS) from tracepoint.bpf.o's BTF: how much of
+    a raw record the kernel side copies, and how many user strings it reads."""
+    btf = object_btf("tracepoint")
+    strs = btf.struct_layout("rs_tracepoint").field("str_len").nelems
+    return btf.enum_values("rs_tp_limits")["RS_TP_DATA_LEN"], strs
 
 
 def _numpy_format(f: TpField) -> object:
@@ -80,7 +87,7 @@ class TracepointSpec(DynamicSpec):
 
     @property
     def fields(self) -> tuple[TpField, ...]:
-        limit = min(self.format.size, TP_DATA_LEN)
+        limit = min(self.format.size, tp_limits()[0])
         return tuple(f for f in self.format.fields if not f.is_common and f.offset + f.size <= limit)
 
     @property
@@ -92,9 +99,10 @@ class TracepointSpec(DynamicSpec):
         if not 0 <= tag <= TAG_MASK:
             raise BadInput(f"too many events in one session (at most {TAG_MASK + 1})")
         fields = self.fields
-        size = min(self.format.size, TP_DATA_LEN)
+        data_len = tp_limits()[0]
+        size = min(self.format.size, data_len)
         if any(f.is_rel_loc for f in fields):
-            size = TP_DATA_LEN  # the kernel side only follows __data_loc: copy all it may need
+            size = data_len  # the kernel side only follows __data_loc: copy all it may need
         locs = [f.offset for f in fields if f.is_data_loc]
         cookie = tag | size << 16 | (max(locs) if locs else 0) << 32
         for i, name in enumerate(self.strings):
@@ -117,7 +125,8 @@ class TracepointSpec(DynamicSpec):
         ]
         if self.needs_tail:
             fields.append(("data_len", "<u4", st.field("data_len").offset))
-            fields.append(("str_len", ("<u4", (TP_STRS,)), st.field("str_len").offset))
+            str_len = st.field("str_len")
+            fields.append(("str_len", ("<u4", (str_len.nelems,)), str_len.offset))
             fields.append(("_raw", ("<u1", (room - data,)), data))
         return EventLayout(self.name, code, self.struct, st.size, tuple(fields))
 
@@ -134,7 +143,7 @@ class TracepointSpec(DynamicSpec):
             for f in locs:
                 r[out_name(f)] = _loc_value(f, r[out_name(f)], raw[:end])
             pos = end
-            for name, n in zip(self.strings, struct.unpack("<2I", r.pop("str_len")), strict=False):
+            for name, n in zip(self.strings, np.frombuffer(r.pop("str_len"), "<u4").tolist(), strict=False):
                 r[name] = raw[pos : pos + n].split(b"\0", 1)[0].decode(errors="replace") if n else None
                 pos += n
 
@@ -162,7 +171,9 @@ def resolve(system: str, name: str) -> TracepointSpec:
     fmt = read_format(system, name)
     strings: tuple[str, ...] = ()
     if system == "syscalls" and name.startswith("sys_enter_"):
-        strings = tuple(f.name for f in fmt.fields if f.is_user_string and f.offset % 8 == 0)[:TP_STRS]
+        strings = tuple(f.name for f in fmt.fields if f.is_user_string and f.offset % 8 == 0)[
+            : tp_limits()[1]
+        ]
     return TracepointSpec(
         name=f"tracepoint:{system}:{name}",
         obj="tracepoint",

@@ -27,9 +27,9 @@ from elftools.elf.sections import NoteSection
 from ..btf import Btf
 from ..errors import BadInput
 from ..events.layout import EventLayout
+from ..events.spec import Row
 from .dynamic import DynamicSpec
-from .spec import Row
-from .uprobe import _file_offset, find_binary, probe_layout
+from .funcprobe import file_offset, find_binary, probe_layout
 
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link
@@ -113,8 +113,8 @@ def _notes(elf: ELFFile, path: Path) -> list[UsdtNote]:
         provider, name, args = desc[3 * word :].split(b"\0")[:3]
         # Prelink moves the binary: shift by how far .stapsdt.base moved.
         shift = base_sec["sh_addr"] - base if base_sec is not None and base else 0
-        out.append(UsdtNote(provider.decode(), name.decode(), _file_offset(elf, path, pc + shift),
-                            _file_offset(elf, path, sem + shift) if sem else 0,
+        out.append(UsdtNote(provider.decode(), name.decode(), file_offset(elf, path, pc + shift),
+                            file_offset(elf, path, sem + shift) if sem else 0,
                             parse_args(args.decode())))  # fmt: skip
     return out
 

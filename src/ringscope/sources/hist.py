@@ -17,9 +17,7 @@ programs; per-interval views are differences of snapshots.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -27,21 +25,24 @@ from typing import Any, Self
 
 import numpy as np
 
-from . import features
-from ._libbpf import BpfObject, Link
-from .errors import BadInput, PermissionDenied
-from .events.layout import struct_dtype
-from .filters import parse_pid
-from .objects import object_path
-from .sources.dynamic import resolve
-from .sources.tracepoint import TracepointSpec
-from .sources.uprobe import UprobeSpec
-from .tracefs import TpField
+from .. import caps, features
+from .._libbpf import BpfObject, Link
+from ..errors import BadInput, require_caps
+from ..events.layout import struct_dtype
+from ..objects import object_btf, object_path
+from ..tracefs import TpField
+from .registry import resolve_probe
+from .tracepoint import TracepointSpec
+from .uprobe import UprobeSpec
 
-__all__ = ["HistRow", "HistSnapshot", "Histogram", "collect", "collect_query"]
+__all__ = ["RUNQLAT", "HistRow", "HistSnapshot", "Histogram", "collect"]
 
 RUNQLAT = ("runqlat", "runq", "sched:runqlat")
-_BY = {None: 0, "pid": 1, "comm": 2, "field": 3, "arg": 4, "tid": 5}
+
+
+def _by_code(by: str) -> int:
+    """enum rs_hist_by (hist.bpf.c) by its short name: RS_BY_PID for "pid"."""
+    return object_btf("hist").enum_values("rs_hist_by")[f"RS_BY_{by.upper()}"]
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ class Histogram:
         self.event = event.strip()
         self.by = by
         self.pid = pid
-        self.spec = None if self.event in RUNQLAT else resolve(self.event)
+        self.spec = None if self.event in RUNQLAT else resolve_probe(self.event)
         self.plan = self._plan(latency)
         self._stack = ExitStack()
         self._obj: BpfObject | None = None
@@ -167,9 +168,9 @@ class Histogram:
 
     def _by_rodata(self, allowed: tuple[str, ...]) -> dict[str, int | bytes]:
         if self.by is None:
-            return {"rs_by": 0}
+            return {"rs_by": _by_code("none")}
         if self.by in allowed:
-            return {"rs_by": _BY[self.by]}
+            return {"rs_by": _by_code(self.by)}
         raise BadInput(
             f"hist -e {self.event}: cannot group --by {self.by!r} (choose from {', '.join(allowed)})"
         )
@@ -190,7 +191,10 @@ class Histogram:
                 )
             if self.by and self.by[:3] == "arg" and self.by[3:].isdigit() and int(self.by[3:]) < 5:
                 return _Plan(
-                    "count", "", ("hist_uprobe_count",), {"rs_by": _BY["arg"], "rs_key_arg": int(self.by[3:])}
+                    "count",
+                    "",
+                    ("hist_uprobe_count",),
+                    {"rs_by": _by_code("arg"), "rs_key_arg": int(self.by[3:])},
                 )
             return _Plan(
                 "count", "", ("hist_uprobe_count",), self._by_rodata(("comm", "pid", "tid", "arg0..arg4"))
@@ -207,7 +211,7 @@ class Histogram:
             raise BadInput(f"--by {self.by!r}: not an integer field of {spec.format.full_name} "
                            f"(fields: {', '.join(fields)}; or comm, pid, tid)")  # fmt: skip
         rodata: dict[str, int | bytes] = {
-            "rs_by": _BY["field"],
+            "rs_by": _by_code("field"),
             "rs_key_off": f.offset,
             "rs_key_size": f.size,
         }
@@ -224,8 +228,7 @@ class Histogram:
         return self
 
     def _open(self) -> None:
-        if os.geteuid() != 0:
-            raise PermissionDenied("hist needs root (or CAP_BPF and CAP_PERFMON)")
+        require_caps("hist", *caps.TRACING)
         if self.spec is None:
             features.require(features.probe().tp_btf)
         obj = self._obj = self._stack.enter_context(BpfObject.open(object_path("hist")))
@@ -311,30 +314,3 @@ def collect(
     with Histogram(event, by=by, latency=latency, pid=pid) as h:
         time.sleep(duration)
         return h.snapshot().as_dict()
-
-
-_QUERY = frozenset({"event", "by", "latency", "pid", "duration"})
-
-
-def collect_query(query: Mapping[str, str]) -> dict[str, Any]:
-    """`GET /api/hist?event=E[&by=F][&latency=1][&pid=P][&duration=S]`:
-    validate the query parameters (BadInput, i.e. a 400, for unknown or bad
-    ones) and run collect(). Blocking like collect()."""
-    unknown = sorted(set(query) - _QUERY)
-    if unknown:
-        raise BadInput(f"unknown parameter {unknown[0]!r} (allowed: {', '.join(sorted(_QUERY))})")
-    event = query.get("event", "").strip()
-    if not event:
-        raise BadInput("missing parameter 'event' (e.g. event=runqlat or event=uretprobe:libc:malloc)")
-    latency = query.get("latency", "0").lower()
-    if latency not in ("0", "1", "true", "false"):
-        raise BadInput(f"bad latency {latency!r}: use 1 or 0")
-    try:
-        duration = float(query.get("duration", "1"))
-    except ValueError as e:
-        raise BadInput(f"bad number in query: {e}") from None
-    # In range and alive: the kernel side keeps a u32, so 2**32 + 1 would trace pid 1.
-    pid = parse_pid(query["pid"]) if "pid" in query else None
-    return collect(
-        event, by=query.get("by") or None, latency=latency in ("1", "true"), pid=pid, duration=duration
-    )

@@ -1,0 +1,109 @@
+"""The stream: what a Reader hands on, decoded into Chunks numbered in
+stream order, with every loss as a Lost record in the same order.
+
+The kernel counts nothing when a reserve fails, so the BPF programs count
+their own drops per type; the stream reads those counters (KernelCounters)
+on every poll and turns an increase into a `lost` record of stage "kernel".
+Records it cannot decode become a "daemon" loss. Program runs the kernel
+skipped (recursion) are reported beside the exact count, never in it.
+
+The stream owns neither the reader nor the counters (probes.py does, or a
+capture file). Not thread-safe: one thread polls.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from .events.decode import Decoder
+from .events.records import Chunk, Item, Lost
+from .transport import Reader
+
+__all__ = ["KernelCounters", "Stream"]
+
+SKIP_CHECK_INTERVAL = 0.1  # seconds between reads of the programs' recursion_misses
+SKIPPED_WHY = "program runs skipped by the kernel (recursion): up to skipped_runs events may be missing"
+
+
+class KernelCounters(Protocol):
+    """Counters the producer keeps beside the records."""
+
+    def drops_by_code(self) -> list[int]: ...  # failed reserves, indexed by event type code
+    def skipped_runs(self) -> int: ...  # program runs the kernel skipped
+
+
+class Stream:
+    """Reads `reader` through `decoder`; loss from `counters`."""
+
+    def __init__(self, reader: Reader, decoder: Decoder, counters: KernelCounters) -> None:
+        self.reader = reader
+        self.decoder = decoder
+        self.counters = counters
+        self.delivered = 0  # events decoded (handed on by poll, or held for the next)
+        self.lost = {"kernel": 0, "daemon": 0}
+        self.skipped = 0  # program runs the kernel skipped so far
+        self._kernel_drops: dict[str, int] = {}
+        self._next_skip_check = 0.0
+        self._held: list[Item] = []
+
+    def poll(self, timeout: float, *, flush: bool = False) -> list[Item]:
+        """Wait up to `timeout` seconds for records, then drain: chunks of
+        events, then any loss, in stream order (items held back by hold()
+        come first). flush=True for the last poll of a stream (see Reader.drain)."""
+        if self._held:
+            timeout = 0
+        self.reader.wait(timeout)
+        chunks: list[Chunk] = []
+        for run in self.reader.drain(flush=flush):
+            chunks.extend(self.decoder.chunks(run))
+        self.delivered += sum(len(c) for c in chunks)
+        items, self._held = [*self._held, *chunks, *self._losses(check_skipped=flush)], []
+        return items
+
+    def hold(self, items: list[Item]) -> None:
+        """Give back items a reader did not consume (an iterator that stopped
+        at its limit): the next poll returns them first, so nothing read is lost."""
+        self._held = [*items, *self._held]
+
+    def kernel_drops(self) -> dict[str, int]:
+        """Failed reserves so far, per event type name."""
+        names = {code: spec.name for code, (_, spec) in self.decoder.by_code.items()}
+        counts = self.counters.drops_by_code()
+        return {names.get(i, str(i)): c for i, c in enumerate(counts) if c}
+
+    def ring_fill(self) -> float:
+        return self.reader.pending() / self.reader.size
+
+    def _losses(self, *, check_skipped: bool) -> list[Lost]:
+        out = self._skipped_loss(check_skipped)
+        drops = self.kernel_drops()
+        delta = {k: v - self._kernel_drops.get(k, 0) for k, v in drops.items()}
+        delta = {k: v for k, v in delta.items() if v}
+        if delta:
+            self._kernel_drops = drops
+            n = sum(delta.values())
+            self.lost["kernel"] += n
+            out.append(self._lost("kernel", n, {"by_type": delta}))
+        if self.decoder.unknown:
+            n, self.decoder.unknown = self.decoder.unknown, 0
+            self.lost["daemon"] += n
+            out.append(self._lost("daemon", n, {"reason": "undecodable"}))
+        return out
+
+    def _skipped_loss(self, force: bool) -> list[Lost]:
+        """A record for new skipped runs. Its `count` is 0: a skipped run may
+        have been filtered out anyway, and the exact identity (delivered +
+        sum(count) == produced) must hold; `skipped_runs` is the bound."""
+        now = time.monotonic()
+        if not force and now < self._next_skip_check:
+            return []
+        self._next_skip_check = now + SKIP_CHECK_INTERVAL
+        skipped = self.counters.skipped_runs()
+        n, self.skipped = skipped - self.skipped, skipped
+        if n <= 0:
+            return []
+        return [self._lost("kernel", 0, {"skipped_runs": n, "reason": SKIPPED_WHY})]
+
+    def _lost(self, stage: str, count: int, detail: dict[str, object]) -> Lost:
+        return Lost(self.decoder.take_seq(), stage, count, time.monotonic_ns(), detail)
