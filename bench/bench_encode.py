@@ -1,5 +1,5 @@
 """NDJSON encoding cost per event, without the kernel: the hub's columnar
-encoder (events.encode.encode_ndjson) against the row path it replaces
+encoder (ringscope.encode.ndjson) against the row path it replaces
 (Chunk.rows() + one orjson call per chunk), on blocks of BLOCK_MAX events
 shaped like a flood (one process, close timestamps, a few distinct values).
 Both produce the same bytes (tests/unit/test_encode.py); the figure is ns
@@ -15,8 +15,9 @@ import numpy as np
 
 from bench.report import Figure, Report
 from ringscope.btf import Btf
+from ringscope.encode import encode_rows
+from ringscope.encode import ndjson as encode_ndjson
 from ringscope.events.decode import Decoder
-from ringscope.events.encode import encode_ndjson, encode_rows
 from ringscope.events.records import Chunk
 from ringscope.hub import BLOCK_MAX
 from ringscope.objects import object_path

@@ -44,9 +44,10 @@ _U32 = 4
 
 
 class Probes:
-    """Loads and attaches `specs` (plus `helpers`: specs whose programs are
-    needed but whose events are not asked for, such as the followed tree's).
-    A spec's tag, passed to its hooks, is its index in `specs`."""
+    """Loads and attaches `specs` (plus the `helpers` given to open(): specs
+    whose programs are needed but whose events are not asked for, such as
+    the followed tree's). A spec's tag, passed to its hooks, is its index in
+    `specs`."""
 
     def __init__(
         self,
@@ -55,11 +56,10 @@ class Probes:
         ring_size: int,
         wakeup_bytes: int | None = None,
         transport: str | None = None,
-        helpers: Sequence[EventSpec] = (),
         options: LoadOptions | None = None,
     ) -> None:
         self.specs = list(specs)
-        self.helpers = [h for h in helpers if h not in self.specs]
+        self.helpers: list[EventSpec] = []
         self.ring_size = ring_size
         self.wakeup_bytes = default_wakeup(ring_size) if wakeup_bytes is None else wakeup_bytes
         self.transport = transport  # "ringbuf", "perfbuf" or None (automatic until open())
@@ -74,9 +74,10 @@ class Probes:
 
     # -- lifecycle -----------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self, helpers: Sequence[EventSpec] = ()) -> None:
         """Load everything and open the reader; attach() comes after the
         filter is written. On failure everything made so far is closed."""
+        self.helpers = [h for h in helpers if h not in self.specs]
         try:
             self._open()
         except BaseException:

@@ -57,7 +57,6 @@ class Session:
             ring_size=check_ring_size(ring_size),
             wakeup_bytes=wakeup_bytes,
             transport=transport,
-            helpers=[FOLLOW] if self.filter.follow else [],
             options=LoadOptions(syscall_id=syscall_id),
         )
         self.stream: Stream | None = None
@@ -69,7 +68,8 @@ class Session:
         if self.stream is not None:
             return self
         try:
-            self.probes.open()
+            # The filter may have changed since __init__ (trace -- CMD follows its pid).
+            self.probes.open(helpers=[FOLLOW] if self.filter.follow else [])
             assert self.probes.reader is not None
             btfs = [obj.btf for obj in self.probes.objects.values()]
             self.stream = Stream(self.probes.reader, Decoder(btfs, self.specs), self.probes)

@@ -1,6 +1,8 @@
-"""The columnar NDJSON encoder on real records, both transports: every
-static event type, triggered by the test (odd argv, odd paths, IPv4, IPv6
-and unix sockets), encodes to the bytes orjson makes of Chunk.rows()."""
+"""The columnar encoder on real records, both transports: every static event
+type and dynamic ones (tracepoints with __data_loc and user strings,
+uprobes), triggered by the test (odd argv, odd paths, IPv4, IPv6 and unix
+sockets), encodes to the bytes orjson makes of Chunk.rows(), and to the SSE
+and text each makes of them one row at a time."""
 
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ringscope.events.encode import encode_ndjson
+from ringscope.encode import ndjson as encode_ndjson
 from ringscope.events.records import Chunk
 from ringscope.filters import Filter
 from ringscope.session import Session
 from ringscope.sources import EVENTS
+from tests.unit.test_encode import check_other_formats
 
 ME = os.getpid()
 
@@ -52,4 +55,36 @@ def test_real_records_encode_like_orjson_of_rows(transport: str) -> None:
                 seen.add(item.spec.name)
                 want = b"".join(orjson.dumps(r) + b"\n" for r in item.rows())
                 assert encode_ndjson(item) == want, item.spec.name
+                check_other_formats(item)
     assert {"exec", "exit", "fork", "open", "connect", "syscall"} <= seen
+
+
+DYNAMIC = [
+    "sched:sched_process_exec",  # __data_loc char[] filename
+    "sched:sched_process_fork",
+    "syscalls:sys_enter_openat",  # a user string (filename), read through its pointer
+    "syscalls:sys_exit_openat",
+    "uprobe:libc:getppid",
+    "uretprobe:libc:getppid",
+]
+DYNAMIC_TYPES = [f"tracepoint:{d}" if d.startswith(("sched:", "syscalls:")) else d for d in DYNAMIC]
+
+
+@pytest.mark.parametrize("transport", ["ringbuf", "perfbuf"])
+def test_dynamic_records_encode_like_orjson_of_rows(transport: str) -> None:
+    s = Session(DYNAMIC, filter=Filter(pid=ME, follow=True), transport=transport)
+    with s, tempfile.TemporaryDirectory() as tmp:
+        s.follow(ME)
+        seen: set[str] = set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not set(DYNAMIC_TYPES) <= seen:
+            _workload(Path(tmp))
+            os.getppid()
+            for item in s.poll(0.05, flush=True):
+                if not isinstance(item, Chunk):
+                    continue
+                seen.add(item.spec.name)
+                want = b"".join(orjson.dumps(r) + b"\n" for r in item.rows())
+                assert encode_ndjson(item) == want, item.spec.name
+                check_other_formats(item)
+    assert set(DYNAMIC_TYPES) <= seen

@@ -14,9 +14,11 @@ import numpy as np
 import orjson
 import pytest
 
+from ringscope import encode
 from ringscope.btf import Btf
+from ringscope.encode import json_default
+from ringscope.encode import ndjson as encode_ndjson
 from ringscope.events.decode import Decoder
-from ringscope.events.encode import encode_ndjson, json_default
 from ringscope.events.layout import EventLayout
 from ringscope.events.records import Chunk
 from ringscope.events.spec import EventSpec
@@ -119,6 +121,20 @@ def check(chunk: Chunk) -> None:
         assert g == w, f"seq {seq}"
     for name in before.dtype.names:
         assert np.array_equal(before[name], chunk.records[name]), f"the encoder wrote to {name}"
+    check_other_formats(chunk)
+
+
+def check_other_formats(chunk: Chunk) -> None:
+    """SSE and text, against the same rows: each format made from rows one by
+    one is the oracle for its columnar path."""
+    rows = chunk.rows()
+    t = chunk.spec.name.encode()
+    want_sse = b"".join(b"id: %d\nevent: %s\ndata: %s\n\n" % (r["seq"], t, orjson.dumps(r)) for r in rows)
+    assert encode.sse(chunk) == want_sse
+    got_text = encode.text(chunk).split(b"\n")
+    want_text = b"".join(encode.text_row(r) for r in rows).split(b"\n")
+    for seq, (g, w) in enumerate(zip(got_text, want_text, strict=True), chunk.seq0):
+        assert g == w, f"text, seq {seq}"
 
 
 def chunk_of(name: str, recs: np.ndarray, seq0: int = 0) -> Chunk:

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from ringscope.btf import Btf
+from ringscope.encode import encode_rows
 from ringscope.events.decode import Decoder
 from ringscope.events.records import Chunk, Item, Lost
 from ringscope.filters import Filter
-from ringscope.hub import ClientFilter, ClientLoss, Hub, Subscriber, View, encode_rows
+from ringscope.hub import ClientFilter, ClientLoss, Hub, Subscriber, View
 from ringscope.objects import object_path
 from ringscope.sources import EVENTS
 

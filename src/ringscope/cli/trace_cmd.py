@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
+import math
 import os
 import shutil
 import signal
@@ -11,12 +14,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import BinaryIO
 
-from .. import caps
-from ..errors import BadInput, require_caps
+from .. import caps, encode
+from ..errors import BadInput, RingscopeError, require_caps
 from ..events.records import Chunk
 from ..session import Session
-from .format import text_header, to_json, to_text
+from ..transport import MAX_RING_SIZE
 from .options import add_session_options, event_names, filter_from_args, ring_size
 
 
@@ -27,6 +31,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-n", "--count", type=int, help="stop after COUNT events")
     p.add_argument("--duration", type=float, help="stop after S seconds")
     p.add_argument("--format", choices=("text", "json"), default="text", help="text, or json (NDJSON)")
+    p.add_argument("-o", "--output", help="write events to FILE instead of standard output "
+                                          "(the traced command's own output stays on the terminal)")  # fmt: skip
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS: run and trace CMD")
     p.set_defaults(func=run)
 
@@ -96,6 +102,17 @@ class HeldProcess:
             self.returncode = os.waitstatus_to_exitcode(status)
 
 
+def _output(path: str | None) -> BinaryIO:
+    """Where events go: FILE (created or truncated) or standard output, with
+    a large buffer: each poll's output is one write."""
+    if path is None:
+        return sys.stdout.buffer
+    try:
+        return open(path, "wb", buffering=1 << 20)
+    except OSError as e:
+        raise RingscopeError(f"cannot write {path}: {e.strerror}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     cmd = [c for c in args.cmd if c != "--"] if args.cmd else []
     if args.cmd and args.cmd[0] != "--":
@@ -107,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd and args.pid:
         raise BadInput("use either -p PID or -- CMD, not both")
     flt = filter_from_args(args)
+    out = _output(args.output)
     session = Session(event_names(args), filter=flt, ring_size=ring_size(args), transport=args.transport)
     proc, release = None, -1
     if cmd:
@@ -120,19 +138,32 @@ def run(args: argparse.Namespace) -> int:
                 os.write(release, b"g")
                 os.close(release)
                 release = -1
-            return _loop(session, args, proc, stop)
+            return _loop(session, args, proc, stop, out)
+    except OSError as e:
+        if isinstance(e, BrokenPipeError) or e.errno == errno.EPIPE:
+            raise BrokenPipeError from None  # the reader went away: main() says nothing
+        raise RingscopeError(f"cannot write {args.output or 'standard output'}: {e.strerror}") from None
     finally:
         if release >= 0:
             os.close(release)
         if proc is not None:
             proc.reap()
+        if args.output:
+            with contextlib.suppress(OSError):
+                out.close()
 
 
-def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, stop: StopFlag) -> int:
-    out = sys.stdout
-    render = to_json if args.format == "json" else to_text
-    if args.format == "text":
-        out.write(text_header() + "\n")
+CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memory
+
+
+def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, stop: StopFlag,
+          out: BinaryIO) -> int:  # fmt: skip
+    """Poll, encode each chunk once (columnar), write each poll's output in
+    one write, until the count, the duration, the command or a signal ends
+    the run; then detach and drain to the end."""
+    text = args.format == "text"
+    if text:
+        out.write(encode.text_header().encode() + b"\n")
         out.flush()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     left = args.count
@@ -145,25 +176,47 @@ def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, 
             # Detach first, so the last drain reads everything produced
             # (the command's exit included) and every drop.
             session.detach()
-        lines = []
+        parts: list[bytes] = []
         for item in session.poll(0 if done else 0.05, flush=done):
-            rows = item.rows() if isinstance(item, Chunk) else [item.row()]
-            for row in rows:
-                if left is not None and row["type"] != "lost":
-                    if left == 0:
-                        break
-                    left -= 1
-                shown += row["type"] != "lost"
-                lines.append(render(row))
-        if lines:
-            out.write("\n".join(lines) + "\n")
+            if not isinstance(item, Chunk):
+                parts.append(encode.text_row(item.row()) if text else encode.row_json(item.row()) + b"\n")
+                continue
+            if left is not None:
+                if left <= 0:
+                    continue
+                if len(item) > left:
+                    item, _ = item.split(left)
+                left -= len(item)
+            shown += len(item)
+            parts += [encode.text(c) if text else encode.ndjson(c) for c in item.pieces(CHUNK_EVENTS)]
+        if parts:
+            out.write(b"".join(parts))
             out.flush()
         if done:
             break
-    lost = session.lost
-    skipped = f" ({session.skipped} program runs skipped by the kernel)" if session.skipped else ""
-    print(
-        f"ringscope: {shown} events, lost {lost['kernel']} in the kernel, {lost['daemon']} in the daemon{skipped}",
-        file=sys.stderr,
-    )
+    print(_summary(session, shown), file=sys.stderr)
     return 0
+
+
+def _summary(session: Session, shown: int) -> str:
+    lost = session.lost
+    line = f"ringscope: {shown} events, lost {lost['kernel']} in the kernel, {lost['daemon']} in the daemon"
+    if session.skipped:
+        line += f" ({session.skipped} program runs skipped by the kernel)"
+    if lost["kernel"]:
+        # The ring filled faster than it was read: a ring that holds the
+        # burst's excess (rounded up to a power of two) would have kept it.
+        need = session.ring_size * (1 + lost["kernel"] / max(1, shown))
+        size = min(MAX_RING_SIZE, 1 << max(0, math.ceil(math.log2(need))))
+        if size > session.ring_size:
+            line += f"; the ring filled: try --ring-size {_size_text(size)}"
+        else:
+            line += "; the ring filled: the consumer could not keep up (try -o FILE, or fewer events)"
+    return line
+
+
+def _size_text(size: int) -> str:
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift}{unit}"
+    return str(size)

@@ -34,6 +34,13 @@ class Chunk:
         head = Chunk(self.layout, self.spec, self.seq0, self.records[:k])
         return head, Chunk(self.layout, self.spec, self.seq0 + k, self.records[k:])
 
+    def pieces(self, most: int) -> list[Chunk]:
+        """This chunk cut into chunks of at most `most` events (views)."""
+        if len(self) <= most:
+            return [self]
+        return [Chunk(self.layout, self.spec, self.seq0 + i, self.records[i : i + most])
+                for i in range(0, len(self), most)]  # fmt: skip
+
     def column(self, name: str) -> np.ndarray:
         return self.records[name]
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 
-__all__ = ["Column", "Columns", "EventSpec", "LoadOptions", "Lookup", "Row", "array"]
+__all__ = ["Column", "Columns", "EventSpec", "IntLists", "LoadOptions", "Lookup", "Nullable", "Row", "array"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +44,28 @@ class Lookup:
         return cls(codes.reshape(-1), [fn(k) for k in uniq.tolist()])
 
 
-Column = np.ndarray | Lookup | list[Any]
+@dataclass(frozen=True, slots=True)
+class IntLists:
+    """A column whose row i is the list of the integers in values[i] (a 2-D
+    integer array: every row has the same number of elements)."""
+
+    values: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Nullable:
+    """A column of C strings (1-D `S<n>` array) where rows with `present`
+    False hold None."""
+
+    values: np.ndarray
+    present: np.ndarray
+
+
+Column = np.ndarray | Lookup | IntLists | Nullable | list[Any]
 """One field of every event of a chunk: a 1-D integer array (JSON ints), a
 1-D bytes array `S<n>` (C strings, decoded like `rows()` does), a 2-D array
-(each row's raw bytes, as hex), a Lookup, or one Python value per row."""
+(each row's raw bytes, as hex), a Lookup, IntLists, Nullable strings, or one
+Python value per row."""
 
 Columns = dict[str, Column]
 """A chunk's fields in the order of its rows' keys."""

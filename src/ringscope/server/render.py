@@ -1,19 +1,19 @@
-"""Queue entries -> bytes on the wire, per protocol. Renderings of a whole
-block are cached on the block, so clients with the same view share bytes."""
+"""Queue entries -> bytes on the wire, per protocol. The events' bytes come
+from the encoder through their block (made once, shared by every client);
+this module only frames entries for SSE, WebSocket and chunked NDJSON."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-import orjson
-
+from ..encode import row_json
 from ..hub import ClientLoss, Entry, Notice, View
 
 __all__ = ["end_row", "frames", "ndjson", "ndjson_chunks", "sse", "sse_comment"]
 
 
 def _row_line(entry: ClientLoss | Notice) -> bytes:
-    return orjson.dumps(entry.row()) + b"\n"
+    return row_json(entry.row()) + b"\n"
 
 
 def ndjson(entries: Sequence[Entry]) -> bytes:
@@ -47,25 +47,6 @@ def ndjson_chunks(entries: Sequence[Entry], batch: int) -> list[bytes]:
     return out
 
 
-def _sse_lines(view: View) -> list[bytes]:
-    block = view.block
-    lines: list[bytes] | None = block.cache.get("sse")
-    if lines is None:
-        t = block.type.encode()
-        seq0 = block.seq0
-        lines = block.cache["sse"] = [
-            b"id: %d\nevent: %s\ndata: %s\n\n" % (seq0 + i, t, line) for i, line in enumerate(block.lines())
-        ]
-    return lines
-
-
-def _sse_events(view: View) -> list[bytes]:
-    lines = _sse_lines(view)
-    if view.idx is None:
-        return lines
-    return [lines[i] for i in view.idx.tolist()]
-
-
 def sse(entries: Sequence[Entry], batch: int) -> bytes:
     """SSE messages. `id:` is the stream seq, so Last-Event-ID resumes after
     it. With batch > 1, up to `batch` events share a message whose data is a
@@ -74,7 +55,7 @@ def sse(entries: Sequence[Entry], batch: int) -> bytes:
         out: list[bytes] = []
         for e in entries:
             if isinstance(e, View):
-                out.extend(_sse_events(e))
+                out.append(e.sse())
             elif isinstance(e, ClientLoss):  # the data line ends in its own newline
                 out.append(b"id: %d\nevent: lost\ndata: %s\n" % (e.last_seq, _row_line(e)))
             else:
@@ -129,4 +110,4 @@ def sse_comment(text: str) -> bytes:
 
 def end_row(reason: str, **extra: object) -> bytes:
     """The final frame of a stream (shutdown, limit, queue overflow)."""
-    return orjson.dumps({"type": "end", "reason": reason, **extra})
+    return row_json({"type": "end", "reason": reason, **extra})

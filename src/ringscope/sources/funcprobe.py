@@ -25,9 +25,16 @@ from elftools.elf.sections import SymbolTableSection
 from ..btf import Btf
 from ..errors import BadInput
 from ..events.layout import EventLayout, header_fields
-from ..events.spec import EventSpec, Row
+from ..events.spec import Columns, EventSpec, IntLists, Row, array
 
-__all__ = ["file_offset", "find_binary", "probe_finish", "probe_layout", "symbol_offset"]
+__all__ = [
+    "file_offset",
+    "find_binary",
+    "probe_finish",
+    "probe_finish_columns",
+    "probe_layout",
+    "symbol_offset",
+]
 
 
 @cache
@@ -112,3 +119,8 @@ def probe_finish(rows: list[Row]) -> None:
         raw = r["args"]
         if isinstance(raw, bytes):
             r["args"] = [int.from_bytes(raw[i : i + 8], "little") for i in range(0, len(raw), 8)]
+
+
+def probe_finish_columns(cols: Columns) -> None:
+    """probe_finish on whole columns."""
+    cols["args"] = IntLists(array(cols, "args"))

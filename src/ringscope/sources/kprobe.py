@@ -20,7 +20,7 @@ from ..errors import BadInput
 from ..events.layout import EventLayout
 from ..tracefs import TRACEFS
 from .dynamic import DynamicSpec
-from .funcprobe import probe_finish, probe_layout
+from .funcprobe import probe_finish, probe_finish_columns, probe_layout
 
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link
@@ -85,6 +85,7 @@ def resolve(family: str, func: str) -> KprobeSpec:
         enum="RS_EV_URETPROBE" if ret else "RS_EV_UPROBE",
         doc=f"{family} on kernel function {func}",
         finish=probe_finish,
+        finish_columns=probe_finish_columns,
         family=family,
         func=func,
     )

@@ -20,7 +20,7 @@ import numpy as np
 from ..btf import Btf
 from ..errors import BadInput
 from ..events.layout import EventLayout, header_fields
-from ..events.spec import Row
+from ..events.spec import Columns, IntLists, Nullable, Row, array
 from ..events.tagged import TAG_MASK
 from ..objects import object_btf
 from ..tracefs import TpField, TpFormat, read_format
@@ -84,6 +84,7 @@ class TracepointSpec(DynamicSpec):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "finish", self._finish)
+        object.__setattr__(self, "finish_columns", self._finish_columns)
 
     @property
     def fields(self) -> tuple[TpField, ...]:
@@ -146,6 +147,59 @@ class TracepointSpec(DynamicSpec):
             for name, n in zip(self.strings, np.frombuffer(r.pop("str_len"), "<u4").tolist(), strict=False):
                 r[name] = raw[pos : pos + n].split(b"\0", 1)[0].decode(errors="replace") if n else None
                 pos += n
+
+    def _finish_columns(self, cols: Columns) -> None:
+        """_finish on whole columns (the encoder's path): the same values."""
+        for f in self.fields:
+            name = out_name(f)
+            fmt = _numpy_format(f)
+            if (
+                f.nelems
+                and not f.is_char_array
+                and name in cols
+                and isinstance(fmt, tuple)
+                and fmt[0] != "<u1"
+            ):
+                cols[name] = IntLists(array(cols, name))
+        if not self.needs_tail:
+            return
+        raw = array(cols, "_raw")
+        end = np.minimum(array(cols, "data_len").astype(np.int64), raw.shape[1])
+        str_len = array(cols, "str_len").astype(np.int64)
+        for key in ("_raw", "data_len", "str_len"):
+            del cols[key]
+        for f in self.fields:
+            if not (f.is_data_loc or f.is_rel_loc):
+                continue
+            loc = array(cols, out_name(f)).astype(np.int64)
+            off = loc & 0xFFFF
+            if f.is_rel_loc:
+                off += f.offset + f.size
+            stop = np.minimum(off + (loc >> 16), end)
+            if "char" in f.ctype:
+                cols[out_name(f)] = _gather(raw, off, stop)
+            else:
+                cols[out_name(f)] = [
+                    bytes(raw[i, a:b]).hex()
+                    for i, (a, b) in enumerate(zip(off.tolist(), stop.tolist(), strict=True))
+                ]
+        pos = end
+        for i, name in enumerate(self.strings[: str_len.shape[1]]):
+            k = str_len[:, i]
+            cols[name] = Nullable(_gather(raw, pos, np.minimum(pos + k, raw.shape[1])), k > 0)
+            pos = pos + k
+
+
+def _gather(raw: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Row i's bytes raw[i, start[i]:stop[i]], as a column of `S<w>` strings."""
+    n = len(raw)
+    width = int(np.maximum(stop - start, 0).max()) if n else 0
+    if width == 0:
+        return np.zeros(n, "S1")
+    idx = start[:, None] + np.arange(width)
+    valid = idx < stop[:, None]
+    picked = raw[np.arange(n)[:, None], np.minimum(idx, raw.shape[1] - 1)]
+    return np.ascontiguousarray(np.where(valid, picked, 0).astype(np.uint8)).view(f"S{width}").reshape(n)
 
 
 def _array_value(value: Any, fmt: object) -> Any:

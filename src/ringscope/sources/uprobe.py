@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..btf import Btf
 from ..events.layout import EventLayout
 from .dynamic import DynamicSpec
-from .funcprobe import find_binary, probe_finish, probe_layout, symbol_offset
+from .funcprobe import find_binary, probe_finish, probe_finish_columns, probe_layout, symbol_offset
 
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link
@@ -56,6 +56,7 @@ def resolve(family: str, binary: str, func: str) -> UprobeSpec:
         enum="RS_EV_URETPROBE" if ret else "RS_EV_UPROBE",
         doc=f"{'return from' if ret else 'call to'} {func} in {path}",
         finish=probe_finish,
+        finish_columns=probe_finish_columns,
         family=family,
         binary=str(path),
         func=func,

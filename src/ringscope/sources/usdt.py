@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection
@@ -27,7 +28,7 @@ from elftools.elf.sections import NoteSection
 from ..btf import Btf
 from ..errors import BadInput
 from ..events.layout import EventLayout
-from ..events.spec import Row
+from ..events.spec import Columns, IntLists, Row, array
 from .dynamic import DynamicSpec
 from .funcprobe import file_offset, find_binary, probe_layout
 
@@ -126,6 +127,7 @@ class UsdtSpec(DynamicSpec):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "finish", self._finish)
+        object.__setattr__(self, "finish_columns", self._finish_columns)
 
     def _spec_value(self, btf: Btf, note: UsdtNote) -> bytes:
         spec = btf.struct_layout("rs_usdt_spec")
@@ -158,8 +160,14 @@ class UsdtSpec(DynamicSpec):
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
         return probe_layout(btf, self, code, False)
 
+    def _nargs(self) -> int:
+        return max(len(note.args) for note in self.notes)
+
+    def _finish_columns(self, cols: Columns) -> None:
+        cols["args"] = IntLists(array(cols, "args").view(np.int64)[:, : self._nargs()])
+
     def _finish(self, rows: list[Row]) -> None:
-        n = max(len(note.args) for note in self.notes)
+        n = self._nargs()
         for r in rows:
             raw = r["args"]
             if isinstance(raw, bytes):
