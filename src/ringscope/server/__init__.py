@@ -1,4 +1,6 @@
-"""`ringscope serve`: the hub's stream over SSE, WebSocket and NDJSON."""
+"""`ringscope serve` over aiohttp: the hub's stream as SSE, WebSocket and NDJSON
+(streams.py, framed by render.py), /metrics, /api/status, /api/hist, the
+dashboard, and the HTTP security rules (security.py)."""
 
 from __future__ import annotations
 
