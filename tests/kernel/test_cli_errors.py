@@ -30,6 +30,7 @@ CASES = [
     (["trace", "--ring-size", "5000"], 2, "not a power of two"),
     (["trace", "--ring-size", "1024"], 2, "too small"),
     (["trace", "--ring-size", "lots"], 2, "bad size"),
+    (["trace", "--ring-size", "16G"], 2, "too large (maximum 1073741824 bytes, 1G)"),
     (["trace", "--comm", "x" * 20], 2, "bad comm"),
     (["trace", "--comm", "\udcff" * 16], 2, "bad comm"),  # 16 bytes that are not UTF-8
     (["trace", "--uid", "no-such-user-here"], 2, "bad uid"),
