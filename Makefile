@@ -3,6 +3,10 @@
 
 SHELL := /bin/bash
 VENV ?= .venv
+# The distribution's interpreter (python3-venv below), not one under a
+# user's home: a user without root (CAP_BPF + CAP_PERFMON only, or nobody
+# for the replay tests) must be able to run the venv.
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 CLANG ?= clang
@@ -34,7 +38,7 @@ deps:
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
 	touch $@

@@ -4,6 +4,7 @@ program), cached for the process, and reported with a reason when missing."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -48,7 +49,13 @@ class Features:
 
 
 def _sysfs(name: str, path: Path, reason: str) -> Feature:
-    return Feature(name, path.exists(), "" if path.exists() else reason)
+    try:
+        os.stat(path)
+    except PermissionError:
+        return Feature(name, False, f"{path} is not readable by this user (uid {os.getuid()})")
+    except OSError:
+        return Feature(name, False, reason)
+    return Feature(name, True)
 
 
 def _load_probe(name: str, program: str) -> Feature:

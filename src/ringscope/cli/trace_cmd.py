@@ -102,15 +102,33 @@ class HeldProcess:
             self.returncode = os.waitstatus_to_exitcode(status)
 
 
-def _output(path: str | None) -> BinaryIO:
-    """Where events go: FILE (created or truncated) or standard output, with
-    a large buffer: each poll's output is one write."""
-    if path is None:
-        return sys.stdout.buffer
-    try:
-        return open(path, "wb", buffering=1 << 20)
-    except OSError as e:
-        raise RingscopeError(f"cannot write {path}: {e.strerror}") from None
+class Output:
+    """Where events go: FILE (created or truncated) or standard output. Each
+    write() is one poll's output, written through and flushed; a failed
+    write is one RingscopeError (a reader that went away is BrokenPipeError,
+    which main() turns into a quiet exit)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.name = path or "standard output"
+        self._own = path is not None
+        try:
+            self._f: BinaryIO = open(path, "wb", buffering=1 << 20) if path else sys.stdout.buffer  # noqa: SIM115
+        except OSError as e:
+            raise RingscopeError(f"cannot write {path}: {e.strerror}") from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._f.write(data)
+            self._f.flush()
+        except OSError as e:
+            if isinstance(e, BrokenPipeError) or e.errno == errno.EPIPE:
+                raise BrokenPipeError from None
+            raise RingscopeError(f"cannot write {self.name}: {e.strerror}") from None
+
+    def close(self) -> None:
+        if self._own:
+            with contextlib.suppress(OSError):
+                self._f.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if cmd and args.pid:
         raise BadInput("use either -p PID or -- CMD, not both")
     flt = filter_from_args(args)
-    out = _output(args.output)
+    out = Output(args.output)
     session = Session(event_names(args), filter=flt, ring_size=ring_size(args), transport=args.transport)
     proc, release = None, -1
     if cmd:
@@ -139,32 +157,25 @@ def run(args: argparse.Namespace) -> int:
                 os.close(release)
                 release = -1
             return _loop(session, args, proc, stop, out)
-    except OSError as e:
-        if isinstance(e, BrokenPipeError) or e.errno == errno.EPIPE:
-            raise BrokenPipeError from None  # the reader went away: main() says nothing
-        raise RingscopeError(f"cannot write {args.output or 'standard output'}: {e.strerror}") from None
     finally:
         if release >= 0:
             os.close(release)
         if proc is not None:
             proc.reap()
-        if args.output:
-            with contextlib.suppress(OSError):
-                out.close()
+        out.close()
 
 
 CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memory
 
 
 def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, stop: StopFlag,
-          out: BinaryIO) -> int:  # fmt: skip
+          out: Output) -> int:  # fmt: skip
     """Poll, encode each chunk once (columnar), write each poll's output in
     one write, until the count, the duration, the command or a signal ends
     the run; then detach and drain to the end."""
     text = args.format == "text"
     if text:
         out.write(encode.text_header().encode() + b"\n")
-        out.flush()
     deadline = None if args.duration is None else time.monotonic() + args.duration
     left = args.count
     shown = 0
@@ -191,7 +202,6 @@ def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, 
             parts += [encode.text(c) if text else encode.ndjson(c) for c in item.pieces(CHUNK_EVENTS)]
         if parts:
             out.write(b"".join(parts))
-            out.flush()
         if done:
             break
     print(_summary(session, shown), file=sys.stderr)
