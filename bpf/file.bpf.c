@@ -78,3 +78,33 @@ int handle_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 	leave(ctx, ctx->ret);
 	return 0;
 }
+
+/* The same event from the BTF tracepoints on every syscall, for a tracer that
+ * cannot read tracefs (CAP_BPF + CAP_PERFMON without root): they attach by
+ * BTF id. They run on every syscall of the system, so they are loaded only
+ * then. The syscall numbers come from the loader (the system's syscall table). */
+const volatile __s32 rs_nr_openat = -1;
+const volatile __s32 rs_nr_openat2 = -1;
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_open_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id == rs_nr_openat) {
+		enter((const char *)PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs),
+		      PT_REGS_PARM4_CORE_SYSCALL(regs), 0);
+	} else if (id == rs_nr_openat2) {
+		struct open_how how = {};
+		bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
+		enter((const char *)PT_REGS_PARM2_CORE_SYSCALL(regs), how.flags, how.mode, 1);
+	}
+	return 0;
+}
+
+/* A thread is in one syscall at a time: an entry kept by the program above
+ * belongs to this exit. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_open_sys_exit, struct pt_regs *regs, long ret)
+{
+	leave(ctx, ret);
+	return 0;
+}

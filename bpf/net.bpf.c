@@ -112,3 +112,26 @@ int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
 	leave(ctx, ctx->ret);
 	return 0;
 }
+
+/* The same events from the BTF tracepoints on every syscall, for a tracer
+ * that cannot read tracefs (see file.bpf.c). */
+const volatile __s32 rs_nr_connect = -1;
+const volatile __s32 rs_nr_accept = -1;
+const volatile __s32 rs_nr_accept4 = -1;
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_net_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id == rs_nr_connect)
+		enter((const void *)PT_REGS_PARM2_CORE_SYSCALL(regs), RS_EV_CONNECT);
+	else if (id == rs_nr_accept || id == rs_nr_accept4)
+		enter((const void *)PT_REGS_PARM2_CORE_SYSCALL(regs), RS_EV_ACCEPT);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_net_sys_exit, struct pt_regs *regs, long ret)
+{
+	leave(ctx, ret);
+	return 0;
+}

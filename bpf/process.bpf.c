@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Process lifecycle: exec, exit, fork. The fork program also grows the
- * followed tree for `trace -- CMD`, whether or not fork events are wanted. */
+ * followed tree for `trace -- CMD`, whether or not fork events are wanted.
+ * All three are BTF tracepoints (tp_btf): they attach by BTF id, without
+ * tracefs, so CAP_BPF + CAP_PERFMON are enough. */
 #include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -9,8 +11,8 @@ struct rs_exec rs_btf_exec __attribute__((unused));
 struct rs_exit rs_btf_exit __attribute__((unused));
 struct rs_fork rs_btf_fork __attribute__((unused));
 
-SEC("tp/sched/sched_process_exec")
-int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	if (!rs_want(RS_EV_EXEC))
 		return 0;
@@ -21,8 +23,7 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 
-	unsigned int loc = ctx->__data_loc_filename & 0xFFFF;
-	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), (void *)ctx + loc);
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 
 	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
 	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
@@ -36,8 +37,8 @@ int handle_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
-SEC("tp/sched/sched_process_exit")
-int handle_exit(void *ctx)
+SEC("tp_btf/sched_process_exit")
+int handle_exit(__u64 *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;

@@ -69,6 +69,7 @@ class Probes:
         self.reader: Reader | None = None
         self.btf: Btf | None = None  # of the first object: the shared structs (events.h)
         self.filter: Filter | None = None  # the last filter written (set_filter)
+        self.tracefs = True  # whether this process can read tracefs (set by open())
         self._maps: dict[str, Map] = {}
         self._stack = ExitStack()
 
@@ -88,8 +89,10 @@ class Probes:
         require_caps("tracing", *caps.TRACING)
         feats = features.probe()
         features.require(feats.btf)
+        self.tracefs = feats.tracefs.available
         self.transport = choose_transport(self.transport, feats)
         for spec in (*self.specs, *self.helpers):
+            require_caps(spec.name, *spec.capabilities)
             for name in spec.requires:
                 features.require(getattr(feats, name))
         stems = list(dict.fromkeys(s.obj for s in (*self.specs, *self.helpers)))
@@ -127,7 +130,7 @@ class Probes:
     def _load(self, obj: BpfObject) -> None:
         mine = [(tag, s) for tag, s in enumerate(self.specs) if s.obj == obj.name]
         mine += [(-1, h) for h in self.helpers if h.obj == obj.name]
-        wanted = {p for _, s in mine for p in s.programs}
+        wanted = {p for _, s in mine for p in s.programs_for(self.tracefs)}
         for prog in obj.programs.values():
             prog.set_autoload(prog.name in wanted)
         perfbuf = self.transport == "perfbuf"
@@ -152,12 +155,12 @@ class Probes:
         for tag, spec in enumerate(self.specs):
             links = spec.attach(self.objects[spec.obj], tag, self._attach_pid())
             if links is None:
-                by_section.setdefault(spec.obj, set()).update(spec.programs)
+                by_section.setdefault(spec.obj, set()).update(spec.programs_for(self.tracefs))
                 continue
             for link in links:
                 self.links.append(self._stack.enter_context(link))
         for helper in self.helpers:
-            by_section.setdefault(helper.obj, set()).update(helper.programs)
+            by_section.setdefault(helper.obj, set()).update(helper.programs_for(self.tracefs))
         for stem, names in by_section.items():
             for name in sorted(names):
                 self.links.append(self._stack.enter_context(self.objects[stem].program(name).attach()))

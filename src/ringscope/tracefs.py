@@ -9,12 +9,13 @@ hand. Pure parsing; `read_format` is the only function that touches tracefs.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .errors import BadInput, NotSupported
+from .errors import BadInput, NotSupported, PermissionDenied
 
 __all__ = ["TRACEFS", "TpField", "TpFormat", "parse_format", "read_format", "tracepoints"]
 
@@ -113,20 +114,26 @@ def parse_format(text: str, system: str = "", name: str = "") -> TpFormat:
     return TpFormat(system, name or (found[1] if found else ""), int(ident[1]) if ident else 0, fields)
 
 
+def unreadable(root: Path, what: str) -> str:
+    """Why `what` cannot be used by this user, and how to grant it."""
+    return (f"{what} needs read access to {root}, which this user (uid {os.getuid()}) lacks: run as root, "
+            f"or make tracefs readable (mount -o remount,mode=755 {root})")  # fmt: skip
+
+
 @cache
 def read_format(system: str, name: str, root: Path = TRACEFS) -> TpFormat:
     """The format of tracepoint SYSTEM:NAME. BadInput if there is no such one."""
     if not (_NAME.match(system) and _NAME.match(name)) or ".." in (system, name):
         raise BadInput(f"bad tracepoint name {system}:{name!r}")
-    if not (root / "events").is_dir():
-        raise NotSupported(f"tracefs is not mounted at {root} (run `make setup` or mount -t tracefs)")
-    path = root / "events" / system / name / "format"
     try:
+        if not (root / "events").is_dir():
+            raise NotSupported(f"tracefs is not mounted at {root} (run `make setup` or mount -t tracefs)")
+        path = root / "events" / system / name / "format"
         text = path.read_text()
     except FileNotFoundError:
         raise BadInput(f"unknown tracepoint '{system}:{name}' (see ringscope list)") from None
     except PermissionError:
-        raise BadInput(f"cannot read {path}: permission denied (needs root)") from None
+        raise PermissionDenied(unreadable(root, f"tracepoint {system}:{name}")) from None
     try:
         return parse_format(text, system, name)
     except ValueError as e:

@@ -96,6 +96,13 @@ class EventSpec:
     finish_columns: Callable[[Columns], None] | None = field(default=None, compare=False)
     # Kernel features (names of features.Features fields) the programs need.
     requires: tuple[str, ...] = ()
+    # Programs that make the same events from BTF tracepoints, which attach
+    # without tracefs: loaded instead of `programs` by a tracer that cannot
+    # read tracefs (CAP_BPF + CAP_PERFMON without root). Empty: `programs`
+    # attach without tracefs already.
+    btf_programs: tuple[str, ...] = ()
+    # Capabilities beyond CAP_BPF + CAP_PERFMON that attaching needs.
+    capabilities: tuple[int, ...] = ()
 
     # True when records of many specs share one type code and are told apart
     # by the cookie tag in the record (dynamic events: layout() per spec).
@@ -109,6 +116,10 @@ class EventSpec:
         """The spec that stands for every event sharing this one's type code
         (type masks and kernel drop counts are per code)."""
         return self
+
+    def programs_for(self, tracefs: bool) -> tuple[str, ...]:
+        """The programs to load: `btf_programs` when tracefs cannot be read."""
+        return self.programs if tracefs or not self.btf_programs else self.btf_programs
 
     def configure(self, obj: BpfObject, tag: int, opts: LoadOptions) -> None:
         """Set this event's part of `obj` up before it is loaded (rodata,

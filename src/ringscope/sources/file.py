@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..events.spec import Columns, EventSpec, Lookup, Row, array
+from ..events.spec import Columns, EventSpec, LoadOptions, Lookup, Row, array
+from .syscalls import syscall_rodata
+
+if TYPE_CHECKING:
+    from .._libbpf import BpfObject
 
 _SYSCALLS = ("openat", "openat2")
 _ACCESS = {os.O_RDONLY: "O_RDONLY", os.O_WRONLY: "O_WRONLY", os.O_RDWR: "O_RDWR"}
@@ -37,11 +43,17 @@ def _open_columns(cols: Columns) -> None:
     cols["flags_str"] = Lookup.map(array(cols, "flags"), flag_names)
 
 
+@dataclass(frozen=True)
+class OpenSpec(EventSpec):
+    def configure(self, obj: BpfObject, tag: int, opts: LoadOptions) -> None:
+        obj.set_rodata(**syscall_rodata(_SYSCALLS))
+
+
 SPECS = (
-    EventSpec(
+    OpenSpec(
         "open", "file",
         ("handle_openat_enter", "handle_openat_exit", "handle_openat2_enter", "handle_openat2_exit"),
         "rs_open", "RS_EV_OPEN", "a file was opened: path, flags, mode, fd or -errno", _open,
-        finish_columns=_open_columns,
+        finish_columns=_open_columns, btf_programs=("handle_open_sys_enter", "handle_open_sys_exit"),
     ),
 )  # fmt: skip

@@ -229,6 +229,8 @@ class Histogram:
 
     def _open(self) -> None:
         require_caps("hist", *caps.TRACING)
+        if self.spec is not None:
+            require_caps(self.spec.name, *self.spec.capabilities)
         if self.spec is None:
             features.require(features.probe().tp_btf)
         obj = self._obj = self._stack.enter_context(BpfObject.open(object_path("hist")))

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..events.spec import Columns, EventSpec, Lookup, Row, array
+from ..events.spec import Columns, EventSpec, LoadOptions, Lookup, Row, array
+from .syscalls import syscall_rodata
+
+if TYPE_CHECKING:
+    from .._libbpf import BpfObject
 
 _FAMILIES: dict[int, str] = {
     socket.AF_INET: "AF_INET",
@@ -59,13 +65,20 @@ def _addr(raw: bytes, tag: int) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class SockSpec(EventSpec):
+    def configure(self, obj: BpfObject, tag: int, opts: LoadOptions) -> None:
+        obj.set_rodata(**syscall_rodata(("connect", "accept", "accept4")))
+
+
+_BTF_PROGRAMS = ("handle_net_sys_enter", "handle_net_sys_exit")
 SPECS = (
-    EventSpec("connect", "net",
-              ("handle_connect_enter", "handle_connect_exit"),
-              "rs_sock", "RS_EV_CONNECT", "connect(2): family, address, port, return value", _sock,
-              finish_columns=_sock_columns),
-    EventSpec("accept", "net",
-              ("handle_accept_enter", "handle_accept_exit", "handle_accept4_enter", "handle_accept4_exit"),
-              "rs_sock", "RS_EV_ACCEPT", "accept(2)/accept4(2): peer family, address, port, fd", _sock,
-              finish_columns=_sock_columns),
+    SockSpec("connect", "net",
+             ("handle_connect_enter", "handle_connect_exit"),
+             "rs_sock", "RS_EV_CONNECT", "connect(2): family, address, port, return value", _sock,
+             finish_columns=_sock_columns, btf_programs=_BTF_PROGRAMS),
+    SockSpec("accept", "net",
+             ("handle_accept_enter", "handle_accept_exit", "handle_accept4_enter", "handle_accept4_exit"),
+             "rs_sock", "RS_EV_ACCEPT", "accept(2)/accept4(2): peer family, address, port, fd", _sock,
+             finish_columns=_sock_columns, btf_programs=_BTF_PROGRAMS),
 )  # fmt: skip

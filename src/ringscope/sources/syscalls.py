@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import NotSupported
 from ..events.spec import Columns, EventSpec, LoadOptions, Lookup, Row, array
 
 if TYPE_CHECKING:
@@ -36,6 +37,19 @@ def syscall_number(name: str) -> int | None:
         if n == name:
             return nr
     return None
+
+
+def syscall_rodata(names: tuple[str, ...]) -> dict[str, int | bytes]:
+    """rs_nr_<name> = the number of each syscall, for the programs that pick
+    syscalls out of the raw sys_enter tracepoint. NotSupported when this
+    system's syscall table does not name one."""
+    out: dict[str, int | bytes] = {}
+    for name in names:
+        nr = syscall_number(name)
+        if nr is None:
+            raise NotSupported(f"no syscall number for {name} (no asm/unistd header on this system)")
+        out[f"rs_nr_{name}"] = nr
+    return out
 
 
 def _syscall(rows: list[Row]) -> None:

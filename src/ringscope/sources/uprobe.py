@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import caps
 from ..btf import Btf
 from ..events.layout import EventLayout
 from .dynamic import DynamicSpec
@@ -49,6 +50,7 @@ def resolve(family: str, binary: str, func: str) -> UprobeSpec:
     offset = symbol_offset(path, func)
     ret = family == "uretprobe"
     return UprobeSpec(
+        capabilities=(caps.CAP_SYS_ADMIN,),  # perf_uprobe_event_init: a uprobe can corrupt a process
         name=f"{family}:{binary}:{func}",
         obj="uprobe",
         programs=("handle_uentry", "handle_uretprobe") if ret else ("handle_uprobe",),

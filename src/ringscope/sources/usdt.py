@@ -25,6 +25,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection
 
+from .. import caps
 from ..btf import Btf
 from ..errors import BadInput
 from ..events.layout import EventLayout
@@ -187,6 +188,7 @@ def resolve(binary: str, provider: str, name: str) -> UsdtSpec:
         known = sorted({f"{n.provider}:{n.name}" for n in notes})
         raise BadInput(f"no USDT probe {provider}:{name} in {path} (it has: {', '.join(known[:12])})")
     return UsdtSpec(
+        capabilities=(caps.CAP_SYS_ADMIN,),  # perf_uprobe_event_init: a uprobe can corrupt a process
         name=f"usdt:{binary}:{provider}:{name}",
         obj="uprobe",
         programs=("handle_usdt",),
