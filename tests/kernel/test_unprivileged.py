@@ -170,3 +170,16 @@ def test_what_a_user_cannot_do_is_one_line_naming_it(argv: list[str], caps: str,
     assert p.returncode == 1, p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ringscope: error: ") and expect in lines[0], p.stderr
+
+
+@pytest.mark.parametrize(("keep", "want"), [("caps.CAP_BPF, caps.CAP_PERFMON", 0xC000000000), ("", 0)])
+def test_drop_gives_capabilities_up_for_good(keep: str, want: int) -> None:
+    code = (
+        "from ringscope import caps\n"
+        f"caps.drop(frozenset({{{keep}}}))\n"
+        "print(open('/proc/self/status').read())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    sets = {k: int(v, 16) for k, v in (ln.split(":\t") for ln in out.splitlines() if ln.startswith("Cap"))}
+    assert sets["CapEff"] == sets["CapPrm"] == sets["CapInh"] == sets["CapBnd"] == want
+    assert sets["CapAmb"] == 0
