@@ -96,6 +96,13 @@ def json_value(v: Any) -> bytes:
     return orjson.dumps(v, default=json_default)
 
 
+def lookup(codes: np.ndarray, values: list[bytes]) -> Part:
+    """Row i is values[codes[i]] (each distinct value already rendered)."""
+    if all(v == values[0] for v in values):
+        return values[0]
+    return np.take(matrix(values), codes, axis=0)
+
+
 def matrix(values: list[bytes]) -> np.ndarray:
     """One row per value, NUL-padded on the right."""
     width = max(1, max(map(len, values)))

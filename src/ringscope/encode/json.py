@@ -26,6 +26,7 @@ from .columns import (
     ints,
     json_default,
     json_value,
+    lookup,
     matrix,
     same_cstring,
 )
@@ -104,10 +105,7 @@ def sse(chunk: Chunk) -> bytes:
 
 def _render(col: Column, n: int) -> list[Part]:
     if isinstance(col, Lookup):
-        values = [json_value(v) for v in col.values]
-        if all(v == values[0] for v in values):
-            return [values[0]]
-        return [np.take(matrix(values), col.codes, axis=0)]
+        return [lookup(col.codes, [json_value(v) for v in col.values])]
     if isinstance(col, IntLists):
         return [b"[", *int_lists(col.values), b"]"]
     if isinstance(col, Nullable):

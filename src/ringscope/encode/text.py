@@ -24,7 +24,18 @@ import numpy as np
 
 from ..events.records import Chunk
 from ..events.spec import Column, IntLists, Lookup, Nullable
-from .columns import Part, assemble, cstrings, digits, hex_bytes, int_lists, ints, matrix, same_cstring
+from .columns import (
+    Part,
+    assemble,
+    cstrings,
+    digits,
+    hex_bytes,
+    int_lists,
+    ints,
+    lookup,
+    matrix,
+    same_cstring,
+)
 
 __all__ = ["HEAD", "text", "text_header", "text_row", "text_value"]
 
@@ -193,10 +204,7 @@ def _strings(col: Column, n: int) -> np.ndarray:
 
 def _render(col: Column, n: int) -> list[Part]:
     if isinstance(col, Lookup):
-        values = [text_value(v) for v in col.values]
-        if all(v == values[0] for v in values):
-            return [values[0]]
-        return [np.take(matrix(values), col.codes, axis=0)]
+        return [lookup(col.codes, [text_value(v) for v in col.values])]
     if isinstance(col, IntLists):
         if col.values.shape[1] == 0:
             return [b'""']
