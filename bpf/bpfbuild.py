@@ -91,9 +91,10 @@ class Compiler:
 
 def find_tool(env: str, name: str, why: str) -> str:
     """A build tool from $env or PATH, or a BuildError saying how to get it."""
-    path = shutil.which(os.environ.get(env) or name)
+    command = os.environ.get(env) or name
+    path = shutil.which(command)
     if path is None:
-        raise BuildError(f"{name} not found in PATH: {why} (Debian/Ubuntu: apt-get install {name})")
+        raise BuildError(f"{command} not found in PATH: {why} (Debian/Ubuntu: apt-get install {name})")
     return path
 
 
