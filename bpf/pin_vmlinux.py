@@ -26,8 +26,10 @@ all of it unused. This header holds what the programs use and nothing else:
     sizeof() and by-value structs stay right);
   - the typedefs and enum constants (BPF_MAP_TYPE_*, BPF_ANY, bool, ...)
     the programs and libbpf's headers use by name, which are not
-    relocations, copied whole from the full dump.
-It is ~10 KB, reviewed like code: a diff shows what a program started to use.
+    relocations, copied whole from the full dump;
+  - the structs in WHOLE, whose layout user space reads from the objects'
+    BTF (pt_regs: USDT register offsets), copied whole too.
+It is ~12 KB, reviewed like code: a diff shows what a program started to use.
 
 Per architecture: struct pt_regs differs, so each architecture has its
 own header (bpf/include/vmlinux.h picks one by __TARGET_ARCH_*). Only x86
@@ -37,9 +39,10 @@ is committed, generated here; another needs a BTF of that architecture
 How it is checked: this script compiles every program against the header
 it wrote; tests/packaging regenerate it on the test host (byte-identical
 when the kernel, bpftool and clang are those it names), and build objects
-from a copy whose every struct is shifted by 8 bytes, which must still
-yield correct events on this kernel: proof that the fields are relocated,
-not read at the offsets written here.
+from a copy in which task_struct's, pt_regs' and the tracepoint records'
+members are moved by 8 bytes, which must still yield correct events on
+this kernel (and wrong ones with relocation turned off): proof that the
+fields are relocated, not read at the offsets written here.
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ import bpfbuild
 from bpfbuild import ROOT, BuildError, Compiler, Target
 
 IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
+# Structs whose layout user space reads from the objects' BTF instead of
+# through CO-RE relocations, so they are copied whole: USDT arguments name
+# registers, and sources/usdt.py computes their offsets in pt_regs.
+WHOLE = ("pt_regs", "user_pt_regs")
 KINDS = ("typedef ", "struct ", "union ", "enum ")
 PREAMBLE = """\
 #ifndef __VMLINUX_H__
@@ -82,35 +89,44 @@ def blocks(dump: str) -> list[str]:
 
 
 def defines(block: str) -> set[str]:
-    """The names a declaration introduces: typedef name, tag, enum constants."""
+    """The names a declaration introduces: a typedef's name, an enum's
+    constants, and tags as "struct X", "union X", "enum X"."""
     head = block.split("\n", 1)[0]
-    if head.startswith("enum "):
-        tag = re.match(r"enum (\w+) \{", head)
-        return set(re.findall(r"^\t(\w+)(?: = [^,]*)?,$", block, re.M)) | ({tag[1]} if tag else set())
     if head.startswith("typedef "):
         fn = re.search(r"\(\s*\*?\s*(\w+)\s*\)\s*\(", head)  # typedef int (*name)(...);
-        if fn:
-            return {fn[1]}
-        return set(re.findall(r"(\w+)(?:\[[^\]]*\])*;$", block.rstrip())[-1:])
-    tag = re.match(r"(?:struct|union) (\w+)", head)
-    return {tag[1]} if tag else set()
+        return {fn[1]} if fn else set(re.findall(r"(\w+)(?:\[[^\]]*\])*;$", block.rstrip())[-1:])
+    tag = re.match(r"(struct|union|enum) (\w+)", head)
+    names = {f"{tag[1]} {tag[2]}"} if tag else set()
+    if head.startswith("enum "):
+        names |= set(re.findall(r"^\t(\w+)(?: = [^,]*)?,$", block, re.M))
+    return names
 
 
-def by_name(full: list[str], used: set[str]) -> list[str]:
-    """The typedefs and enums of `full` that `used` names, with the typedefs
-    they need in turn, in dump order. Structs come from min_core_btf."""
+def _uses(block: str) -> set[str]:
+    """What a declaration names: identifiers, and tagged types for a struct
+    or union copied whole (its members by value need their definitions)."""
+    names = set(IDENT.findall(block))
+    tagged = {f"{k} {n}" for k, n in re.findall(r"\b(struct|union|enum) (\w+)", block)}
+    whole = block.startswith(("struct ", "union "))
+    return names | {t for t in tagged if whole or t.startswith("enum ")}
+
+
+def copied_whole(full: list[str], used: set[str]) -> list[str]:
+    """The declarations of `full` copied as they are, in dump order: the
+    typedefs and enums `used` names, the structs in WHOLE, and what those
+    need in turn. (The structs programs relocate come from min_core_btf.)"""
     index: dict[str, int] = {}
     for i, b in enumerate(full):
-        if b.startswith(("typedef ", "enum ")):
-            for name in defines(b):
-                index.setdefault(name, i)
+        for name in defines(b):
+            if name not in index or "{" not in full[index[name]]:  # a definition beats a forward one
+                index[name] = i
     chosen: set[int] = set()
-    todo = [index[n] for n in used if n in index]
+    todo = [index[n] for n in used | {f"struct {w}" for w in WHOLE} if n in index]
     while todo:
         i = todo.pop()
         if i not in chosen:
             chosen.add(i)
-            todo += [index[t] for t in IDENT.findall(full[i]) if t in index]
+            todo += [index[n] for n in _uses(full[i]) if n in index]
     return [full[i] for i in sorted(chosen)]
 
 
@@ -170,8 +186,9 @@ def generate(btf: Path, tgt: Target) -> str:
         bpftool = bpfbuild.find_tool("BPFTOOL", "bpftool", "needed for min_core_btf")
         _run([bpftool, "gen", "min_core_btf", str(btf), str(tmp / "min.btf"), *map(str, objs)])
         relocated = blocks(bpfbuild.dump_btf(tmp / "min.btf"))
-        named = by_name(blocks(full_h.read_text()), identifiers(cc, tgt, empty_h))
-        types = named + [b for b in relocated if b not in named]
+        whole = copied_whole(blocks(full_h.read_text()), identifiers(cc, tgt, empty_h))
+        have = set().union(*map(defines, whole))
+        types = whole + [b for b in relocated if not defines(b) & have]
         text = render(types, tgt, _origin(btf, tgt, cc))
         pinned_h.write_text(text)
         for src in bpfbuild.sources():

@@ -26,6 +26,10 @@ typedef long long int __s64;
 
 typedef long long unsigned int __u64;
 
+typedef __u16 u16;
+
+typedef __u64 u64;
+
 enum {
 	false = 0,
 	true = 1,
@@ -38,6 +42,61 @@ typedef __u32 __be32;
 typedef __u32 __wsum;
 
 typedef _Bool bool;
+
+struct fred_cs {
+	u64 cs: 16;
+	u64 sl: 2;
+	u64 wfe: 1;
+};
+
+struct fred_ss {
+	u64 ss: 16;
+	u64 sti: 1;
+	u64 swevent: 1;
+	u64 nmi: 1;
+	int: 13;
+	u64 vector: 8;
+	short: 8;
+	u64 type: 4;
+	char: 4;
+	u64 enclave: 1;
+	u64 lm: 1;
+	u64 nested: 1;
+	char: 1;
+	u64 insnlen: 4;
+};
+
+struct pt_regs {
+	long unsigned int r15;
+	long unsigned int r14;
+	long unsigned int r13;
+	long unsigned int r12;
+	long unsigned int bp;
+	long unsigned int bx;
+	long unsigned int r11;
+	long unsigned int r10;
+	long unsigned int r9;
+	long unsigned int r8;
+	long unsigned int ax;
+	long unsigned int cx;
+	long unsigned int dx;
+	long unsigned int si;
+	long unsigned int di;
+	long unsigned int orig_ax;
+	long unsigned int ip;
+	union {
+		u16 cs;
+		u64 csx;
+		struct fred_cs fred_cs;
+	};
+	long unsigned int flags;
+	long unsigned int sp;
+	union {
+		u16 ss;
+		u64 ssx;
+		struct fred_ss fred_ss;
+	};
+};
 
 enum bpf_map_type {
 	BPF_MAP_TYPE_UNSPEC = 0,
@@ -119,8 +178,6 @@ enum {
 };
 
 typedef __u32 u32;
-
-typedef __u64 u64;
 
 typedef int __kernel_pid_t;
 
@@ -534,30 +591,6 @@ struct task_struct {
 	long: 64;
 	long: 64;
 	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-};
-
-struct pt_regs {
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long: 64;
-	long unsigned int r9;
-	long unsigned int r8;
-	long unsigned int ax;
-	long unsigned int cx;
-	long unsigned int dx;
-	long unsigned int si;
-	long unsigned int di;
-	long: 64;
-	long unsigned int ip;
 	long: 64;
 	long: 64;
 	long: 64;
