@@ -2,7 +2,7 @@
 it would read the right fields here even without CO-RE. Proof that the
 fields are relocated instead: objects built from a copy in which the
 members of task_struct, pt_regs and the tracepoint records sit 8 bytes
-lower than in any kernel still deliver correct events here, and the same
+from where any kernel has them still deliver correct events here, and the same
 copy with relocation turned off (BPF_NO_PRESERVE_ACCESS_INDEX) does not,
 which shows the check can fail."""
 
@@ -20,20 +20,19 @@ from tests.packaging.artefacts import Venv, bpfbuild
 
 pytestmark = [pytest.mark.packaging, pytest.mark.usefixtures("root")]
 
-PAD = "\tlong: 64;\n"
-LEADING_PAD = re.compile(r"^(struct \w+ \{\n)\tlong: 64;\n((?:.*\n)*?)(\};)$", re.M)
+# A struct's first member when it is 8 bytes: padding, or an unsigned long.
+FIRST_8 = re.compile(r"^(struct \w+ \{\n)(\t(?:long: 64|long unsigned int \w+);\n)((?:.*\n)*?)(\};)$", re.M)
 # Profiled without -g, so each sample's ip is read from pt_regs.
 SPIN = "x = 0\nfor i in range(3_000_000): x += i"
 
 
 def shifted(header: str) -> str:
-    """`header` with the leading 8 bytes of padding of each struct that has
-    some moved to its end: its members 8 bytes lower, its size the same
-    (structs embedded by value keep their layout)."""
-    out = LEADING_PAD.sub(lambda m: m[1] + m[2] + PAD + m[3], header)
-    moved = {m[1].split()[1] for m in LEADING_PAD.finditer(header)}
+    """`header` with the first member of each struct that starts with 8
+    bytes moved to its end: the other members 8 bytes lower, the size the
+    same (so structs embedded by value keep their layout)."""
+    moved = {m[1].split()[1] for m in FIRST_8.finditer(header)}
     assert {"task_struct", "pt_regs", "trace_event_raw_sys_enter"} <= moved, moved
-    return out
+    return FIRST_8.sub(lambda m: m[1] + m[3] + m[2] + m[4], header)
 
 
 def _build(tmp: Path, name: str, header: str) -> Path:
