@@ -11,16 +11,13 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 CLANG ?= clang
 BPFTOOL ?= bpftool
-ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+export CLANG BPFTOOL
 
 APT_PACKAGES := clang llvm libbpf-dev bpftool linux-perf bpftrace chromium python3-venv python3-dev gcc make
-BPF_SRCS := $(wildcard bpf/*.bpf.c)
-BPF_OBJS := $(patsubst bpf/%.bpf.c,src/ringscope/_bpf/%.bpf.o,$(BPF_SRCS))
-BPF_HDRS := $(wildcard bpf/include/*.h)
-VMLINUX := bpf/include/vmlinux.h
-BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf/include
+# Python files outside the package that lint and type checks cover too.
+BUILD_PY := setup.py bpf/bpfbuild.py bpf/pin_vmlinux.py
 
-.PHONY: all setup deps venv bpf run test lint bench clean
+.PHONY: all setup deps venv bpf vmlinux run test lint bench clean
 
 all: setup
 
@@ -43,24 +40,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
-# vmlinux.h is generated from this machine's BTF rather than committed: the
-# build host is the target here, CO-RE relocations keep the object portable to
-# other BTF kernels, and a 3 MB generated header in git only goes stale.
-$(VMLINUX):
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+# The BPF objects, by the one rule the Python build (setup.py) uses too:
+# bpf/bpfbuild.py rebuilds what changed, against the pinned minimal vmlinux.h.
+bpf:
+	$(PYTHON) bpf/bpfbuild.py --out src/ringscope/_bpf
 
-src/ringscope/_bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX)
-	@mkdir -p $(@D)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-
-bpf: $(BPF_OBJS)
+# Regenerate the pinned vmlinux.h from this kernel's BTF, when a program starts
+# using a kernel type or field it lacks (why it is pinned: bpf/pin_vmlinux.py).
+vmlinux:
+	$(PYTHON) bpf/pin_vmlinux.py
 
 run: setup
 	$(VENV)/bin/ringscope serve
 
 test: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench $(BUILD_PY)
+	$(VENV)/bin/ruff format --check src tests bench $(BUILD_PY)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
@@ -68,4 +63,4 @@ bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf src/ringscope/_bpf/*.bpf.o $(VMLINUX) bench/build
+	rm -rf src/ringscope/_bpf build dist bench/build

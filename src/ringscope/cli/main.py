@@ -8,8 +8,11 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
+from .. import __version__
 from ..errors import RingscopeError, VerifierError
+from ..objects import built_objects, object_dir
 
 # Each module has register(subparsers) and run(args) -> int.
 SUBCOMMANDS = ("list", "trace", "serve", "stat", "record", "report", "top", "hist")
@@ -37,12 +40,41 @@ def _modules() -> list[ModuleType]:
     return mods
 
 
+def version_text() -> str:
+    """The version, and per BPF object what it was built with."""
+    arch, objects = built_objects()
+    lines = [f"ringscope {__version__}"]
+    if not objects:
+        return "\n".join([*lines, f"BPF objects: none in {object_dir()} (run `make bpf`)"])
+    lines.append(f"BPF objects for {arch or '?'} in {object_dir()} (build id, compiler, kernel types):")
+    for o in objects:
+        built = (
+            f"{o.clang}; {o.vmlinux}" if o.clang else "not described by the build record (replaced since?)"
+        )
+        lines.append(f"  {o.name:<18} {o.build_id}  {built}")
+    return "\n".join(lines)
+
+
+class _VersionAction(argparse.Action):
+    """--version, computed only when asked for (it hashes every object)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ringscope", description="Linux perf/eBPF events over HTTP, with exact loss accounting."
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show libbpf and verifier logs on errors"
+    )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        nargs=0,
+        help="print the version and how the BPF objects were built",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
