@@ -36,11 +36,15 @@ enum {
 	true = 1,
 };
 
+typedef int __kernel_pid_t;
+
 typedef __u16 __be16;
 
 typedef __u32 __be32;
 
 typedef __u32 __wsum;
+
+typedef __kernel_pid_t pid_t;
 
 typedef _Bool bool;
 
@@ -180,16 +184,17 @@ enum {
 
 typedef __u32 u32;
 
-typedef int __kernel_pid_t;
-
-typedef __kernel_pid_t pid_t;
+struct thread_info {
+	long: 64;
+	long: 64;
+	int: 32;
+	u32 cpu;
+};
 
 struct mm_struct;
 
 struct task_struct {
-	long: 64;
-	long: 64;
-	long: 64;
+	struct thread_info thread_info;
 	unsigned int __state;
 	long: 64;
 	long: 64;
@@ -199,7 +204,8 @@ struct task_struct {
 	long: 64;
 	long: 64;
 	long: 64;
-	long: 64;
+	int: 32;
+	int wake_cpu;
 	long: 64;
 	long: 64;
 	long: 64;
@@ -332,7 +338,7 @@ struct task_struct {
 	struct mm_struct *mm;
 	long: 64;
 	long: 64;
-	int: 32;
+	int exit_state;
 	int exit_code;
 	long: 64;
 	long: 64;
@@ -787,6 +793,60 @@ struct mm_struct {
 	};
 };
 
+struct linux_binprm {
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	void *filename;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
 struct in6_addr {
 	long: 64;
 	long: 64;
@@ -809,22 +869,15 @@ struct trace_event_raw_sched_switch {
 	pid_t next_pid;
 };
 
-struct trace_event_raw_sched_process_exec {
-	long: 64;
-	u32 __data_loc_filename;
-	long: 0;
-	int: 32;
-};
-
 struct trace_event_raw_sys_enter {
 	long: 64;
-	long int id;
+	long: 64;
 	long unsigned int args[6];
 };
 
 struct trace_event_raw_sys_exit {
 	long: 64;
-	long int id;
+	long: 64;
 	long int ret;
 };
 
