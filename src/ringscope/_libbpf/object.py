@@ -287,7 +287,9 @@ class BpfObject:
         layout = Btf(ctypes.string_at(raw, raw_size.value)).datasec(".rodata")
         for name, value in values.items():
             if name not in layout:
-                raise LoadError(f"{self.name}.bpf.o has no rodata variable {name!r} (built from other sources?)")
+                raise LoadError(
+                    f"{self.name}.bpf.o has no rodata variable {name!r} (built from other sources?)"
+                )
             off, vsize = layout[name]
             if isinstance(value, bytes):
                 raw = value[:vsize].ljust(vsize, b"\0")
