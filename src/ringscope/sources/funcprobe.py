@@ -40,7 +40,9 @@ __all__ = [
 @cache
 def _ld_cache() -> dict[str, str]:
     try:
-        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
+        # /sbin is often not on a user's PATH, where Debian keeps ldconfig.
+        exe = shutil.which("ldconfig") or shutil.which("ldconfig", path="/sbin:/usr/sbin") or "ldconfig"
+        out = subprocess.run([exe, "-p"], capture_output=True, text=True, check=False).stdout
     except OSError:
         return {}
     libs: dict[str, str] = {}
