@@ -23,7 +23,7 @@ from typing import Self
 
 import numpy as np
 
-from . import features
+from . import features, tracefs
 from ._libbpf import BpfObject, Link, Map
 from .btf import Btf
 from .errors import BadInput, PermissionDenied
@@ -44,9 +44,15 @@ FOLLOW_MAX = 16384
 SKIP_CHECK_INTERVAL = 0.1  # seconds between reads of the programs' recursion_misses
 
 
+def _expanded(names: Iterable[str]) -> Iterator[str]:
+    """`sched:sched_process_*` -> one name per matching tracepoint."""
+    for name in names:
+        yield from tracefs.expand(name.strip()) or [name]
+
+
 def resolve_events(names: Iterable[str]) -> list[EventSpec]:
     specs = []
-    for name in names:
+    for name in _expanded(names):
         name = name.strip()
         if not name:
             continue

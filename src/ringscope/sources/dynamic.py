@@ -23,6 +23,7 @@ from ..btf import Btf
 from ..errors import BadInput
 from ..events.layout import RING_HDR_SIZE, EventLayout, flat_fields
 from ..events.records import Chunk
+from ..tracefs import TRACEPOINT_PREFIXES
 from .spec import EventSpec
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class DynamicDecoder:
 
 
 _PREFIXES = {
-    "tracepoint": "tracepoint", "tp": "tracepoint", "t": "tracepoint",
+    **dict.fromkeys(TRACEPOINT_PREFIXES, "tracepoint"),
     "uprobe": "uprobe", "u": "uprobe", "uretprobe": "uretprobe", "ur": "uretprobe",
     "kprobe": "kprobe", "k": "kprobe", "kretprobe": "kretprobe", "kr": "kretprobe",
     "fentry": "fentry", "f": "fentry", "fexit": "fexit", "fr": "fexit", "usdt": "usdt",
