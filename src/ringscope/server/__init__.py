@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .app import make_app
+from .badrequest import JsonErrorRunner
 from .state import ServerState
 
-__all__ = ["ServerState", "make_app"]
+__all__ = ["JsonErrorRunner", "ServerState", "make_app"]
