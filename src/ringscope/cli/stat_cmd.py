@@ -21,6 +21,7 @@ from .options import target_argv
 __all__ = ["register", "run"]
 
 MAX_RUNS = 100_000
+_AGGR_OPTIONS = {"cpu": "-A", "core": "--per-core", "socket": "--per-socket"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -77,11 +78,7 @@ def _check(args: argparse.Namespace) -> _Plan:
         raise BadInput(f"{' and '.join(targets)} are exclusive")
     argv = target_argv(_as_target(args), "count")
     if (args.aggr != "global" or args.cgroup is not None) and not _system_wide(args):
-        opt = (
-            "-G"
-            if args.aggr == "global"
-            else {"cpu": "-A", "core": "--per-core", "socket": "--per-socket"}[args.aggr]
-        )
+        opt = _AGGR_OPTIONS.get(args.aggr, "-G")
         raise BadInput(f"{opt} needs system-wide counting: add -a (or -C CPUS), as with perf")
     interval = parse_int(args.interval_print, "-I interval", 10) if args.interval_print is not None else None
     runs = parse_int(args.repeat, "-r count", 1, MAX_RUNS) if args.repeat is not None else 1

@@ -9,14 +9,14 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..command import TERM_GRACE_S, Command, exit_status
 from ..errors import BadInput
 from .counting import CounterSet, Reading
 from .events import parse_events
 from .target import Target, cgroup_dir
-from .tool import CpuClock, ToolTimes, fill
+from .tool import CpuClock, ToolTimes, tool_value
 
 __all__ = ["DEFAULT_EVENTS", "DETAILED_EVENTS", "Counts", "StatResult", "default_events", "stat"]
 
@@ -52,6 +52,22 @@ class Counts:
         return Counts(_minus(self.readings, old.readings), per)
 
 
+def fill(readings: list[Reading], t: ToolTimes) -> list[Reading]:
+    """`readings` with each tool event's value put in (others unchanged)."""
+    out = []
+    for r in readings:
+        if r.event.kind != "tool":
+            out.append(r)
+            continue
+        v = tool_value(r.event.name, t)
+        if v is None:
+            out.append(replace(r, raw=0, enabled=0, running=0, supported=False,
+                               reason="only for a command counted with -- CMD"))  # fmt: skip
+        else:
+            out.append(replace(r, raw=v, enabled=t.wall_ns, running=t.wall_ns, supported=True, reason=""))
+    return out
+
+
 def _minus(new: list[Reading], old: list[Reading]) -> list[Reading]:
     return [a - b if a.supported else a for a, b in zip(new, old, strict=True)]
 
@@ -82,8 +98,8 @@ class _Progress:
     def tick(self, at: float, final: bool = False) -> None:
         if self.on_interval is None:
             return
-        if final and at - self.prev_t < 0.01:
-            return  # the run ended just after a print: nothing new to say
+        if final and at <= self.prev_t:
+            return  # the run ended as a print was made: nothing new to say
         cur = self.read(at, final)
         self.on_interval(cur - self.prev, int((at - self.prev_t) * 1e9), at - self.start)
         self.prev, self.prev_t = cur, at

@@ -12,7 +12,7 @@ from ..command import Command
 from ..errors import BadInput, PermissionDenied
 from .topology import online_cpus
 
-__all__ = ["Command", "Target", "cgroup_dir", "online_cpus", "threads_of"]
+__all__ = ["Command", "Target", "cgroup_dir", "online_cpus", "perf_cgroup_root", "threads_of"]
 
 MOUNTS = Path("/proc/self/mounts")
 
@@ -29,12 +29,12 @@ def threads_of(pid: int) -> list[int]:
         raise PermissionDenied(f"cannot inspect process {pid} (needs root)") from None
 
 
-def _perf_cgroup_root(mounts: str) -> Path | None:
+def perf_cgroup_root(mounts: str | None = None) -> Path | None:
     """Where perf_event cgroups live: a cgroup v1 hierarchy with the
     perf_event controller if one is mounted, else the cgroup v2 one (where
     perf_event is always on). Hybrid systems have both kinds of mount."""
     v2 = None
-    for line in mounts.splitlines():
+    for line in (MOUNTS.read_text() if mounts is None else mounts).splitlines():
         fields = line.split()
         if len(fields) < 4:
             continue
@@ -52,7 +52,7 @@ def cgroup_dir(name: str) -> Path:
         raise BadInput(f"bad cgroup {name!r}")
     path = Path(name)
     if not path.is_absolute():
-        root = _perf_cgroup_root(MOUNTS.read_text())
+        root = perf_cgroup_root()
         if root is None:
             raise BadInput("-G: no cgroup file system is mounted")
         path = root / name.lstrip("/")

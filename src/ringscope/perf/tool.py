@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .counting import Reading
-
-__all__ = ["TOOL_EVENTS", "CpuClock", "ToolTimes", "fill"]
+__all__ = ["TOOL_EVENTS", "CpuClock", "ToolTimes", "tool_value"]
 
 TOOL_EVENTS = {
     "duration_time": "Wall-clock time of the run, ns",
@@ -35,24 +31,9 @@ class ToolTimes:
     sys_ns: int | None = None
 
 
-def _value(name: str, t: ToolTimes) -> int | None:
+def tool_value(name: str, t: ToolTimes) -> int | None:
+    """What tool event `name` reads in `t`; None when it has no value here."""
     return {"duration_time": t.wall_ns, "user_time": t.user_ns, "system_time": t.sys_ns}[name]
-
-
-def fill(readings: list[Reading], t: ToolTimes) -> list[Reading]:
-    """`readings` with each tool event's value put in (others unchanged)."""
-    out = []
-    for r in readings:
-        if r.event.kind != "tool":
-            out.append(r)
-            continue
-        v = _value(r.event.name, t)
-        if v is None:
-            why = "only for a command counted with -- CMD"
-            out.append(replace(r, raw=0, enabled=0, running=0, supported=False, reason=why))
-        else:
-            out.append(replace(r, raw=v, enabled=t.wall_ns, running=t.wall_ns, supported=True, reason=""))
-    return out
 
 
 def _proc_times(pid: int) -> tuple[int, int] | None:
