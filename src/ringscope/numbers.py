@@ -43,7 +43,7 @@ def parse_float(text: str | float, what: str) -> float:
     """`text` as a finite decimal number (no nan, inf or Unicode digits)."""
     if isinstance(text, str):
         if not _FLOAT.fullmatch(text):
-            raise BadInput(f"bad {what} {text!r}: not a number (ASCII digits only)")
+            raise BadInput(f"bad {what} {text!r}: not a finite decimal number (ASCII digits only)")
         value = float(text)
     else:
         value = float(text)

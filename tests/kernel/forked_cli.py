@@ -58,7 +58,7 @@ def _wait(pid: int, pidfd: int, timeout: float) -> int | None:
     return os.waitstatus_to_exitcode(status)
 
 
-def run(argv: list[str], cwd: Path, budget: float = 4.0, grace: float = 6.0) -> Outcome:
+def run(argv: list[str], cwd: Path, budget: float = 4.0, grace: float = 15.0) -> Outcome:
     """main(argv) in a child: after `budget` seconds SIGINT, after `grace`
     more SIGKILL (a hang)."""
     build_parser()  # imported and warmed once, in the parent

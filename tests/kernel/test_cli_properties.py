@@ -2,8 +2,9 @@
 
 Whatever the arguments, `ringscope` answers and ends: no traceback, an exit
 status in {0, 1, 2} (130 only when the run was still going after a few
-seconds and got SIGINT, which is the exit-status rule), no hang, and a bad
-run says why in one `ringscope: error:` line. Values come from pools of
+seconds and got SIGINT, which is the exit-status rule), no hang (the end
+within 15 s of SIGINT: on a loaded machine a last `top` refresh can take
+seconds), and a bad run says why in one `ringscope: error:` line. Values come from pools of
 what people mistype (fullwidth digits, nan, -0, huge numbers, empty
 strings, missing files) mixed with valid ones, so runs that really trace
 happen too. Each example runs the real CLI in a forked child
@@ -93,7 +94,7 @@ def argv_for(command: str) -> st.SearchStrategy[list[str]]:
 
 def check(o: Outcome) -> None:
     where = f"ringscope {' '.join(map(repr, o.argv))}"
-    assert not o.hung, f"{where}: still running 6 s after SIGINT"
+    assert not o.hung, f"{where}: still running 15 s after SIGINT"
     assert "Traceback" not in o.stderr, f"{where}:\n{o.stderr}"
     allowed = {0, 1, 2} | ({130} if o.interrupted else set())
     assert o.code in allowed, f"{where}: exit {o.code}\n{o.stderr}"

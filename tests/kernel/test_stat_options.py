@@ -72,16 +72,32 @@ def _within(ours: float, theirs: float, pct: float = 2.0) -> bool:
     return abs(ours - theirs) <= max(1.0, pct / 100 * theirs)
 
 
+# Context switches also count involuntary preemptions, which other load on
+# this 2-CPU machine adds to either side: each side is measured TRIES times
+# and its minimum, the workload's own count, is compared (page faults are
+# deterministic, and their minima are their values).
+TRIES = 3
+
+
+def _min_counts(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {event: min(r[event] for r in runs) for event in runs[0]}
+
+
 def test_repeat_means_match_perf(bins: dict[str, Path]) -> None:
     workload = [str(bins["faults"]), str(PAGES), str(SLEEPS)]
-    mine = _run("stat", "-r", "5", "-j", "-e", EVENTS, "--", *workload)
-    perf = _perf("stat", "-r", "5", "-j", "-e", EVENTS, "--", *workload)
-    assert mine.returncode == 0 and perf.returncode == 0, (mine.stderr, perf.stderr)
-    ours, theirs = ({str(o["event"]): o for o in _json(r.stderr)} for r in (mine, perf))
+    mine: list[dict[str, float]] = []
+    perf: list[dict[str, float]] = []
+    for _ in range(TRIES):
+        for tool, out in ((_run, mine), (_perf, perf)):
+            res = tool("stat", "-r", "5", "-j", "-e", EVENTS, "--", *workload)
+            assert res.returncode == 0, res.stderr
+            rows = {str(o["event"]): o for o in _json(res.stderr)}
+            assert tool is _perf or all("variance" in o for o in rows.values())
+            out.append({e: _value(o) for e, o in rows.items()})
+    ours, theirs = _min_counts(mine), _min_counts(perf)
     for event in ("page-faults", "context-switches"):
-        assert _within(_value(ours[event]), _value(theirs[event])), (event, ours[event], theirs[event])
-        assert "variance" in ours[event]
-    assert _value(ours["page-faults"]) >= PAGES and _value(ours["context-switches"]) >= SLEEPS
+        assert _within(ours[event], theirs[event]), (event, mine, perf)
+    assert ours["page-faults"] >= PAGES and ours["context-switches"] >= SLEEPS
     text = _run("stat", "-r", "3", "-e", "page-faults", "--", "true").stderr
     assert "(3 runs)" in text and "( +-" in text and "seconds time elapsed  ( +-" in text
 
@@ -112,18 +128,24 @@ def test_per_cpu_counts_match_perf(bins: dict[str, Path], cgroup: tuple[str, Pat
     # the count to the workload, so it is deterministic.
     name, path = cgroup
     script = f"echo $$ > {path}/cgroup.procs && exec {bins['faults']} {PAGES} {SLEEPS}"
-    mine = _run("stat", "-a", "-A", "-j", "-e", EVENTS, "-G", name, "--", "sh", "-c", script)
-    perf = _perf("stat", "-a", "-A", "-j", "-e", EVENTS, "-G", name, "--", "sh", "-c", script)
-    assert mine.returncode == 0 and perf.returncode == 0, (mine.stderr, perf.stderr)
-    ours, theirs = _json(mine.stderr), _json(perf.stderr)
     cpus = {str(c) for c in online_cpus()}
+    mine: list[dict[str, float]] = []
+    perf: list[dict[str, float]] = []
+    for _ in range(TRIES):
+        for tool, out in ((_run, mine), (_perf, perf)):
+            res = tool("stat", "-a", "-A", "-j", "-e", EVENTS, "-G", name, "--", "sh", "-c", script)
+            assert res.returncode == 0, res.stderr
+            rows = _json(res.stderr)
+            totals = {}
+            for event in ("page-faults", "context-switches"):
+                per_cpu = [o for o in rows if o["event"] == event]
+                assert {str(o["cpu"]) for o in per_cpu} == cpus and all(o["cgroup"] == name for o in per_cpu)
+                totals[event] = sum(_value(o) for o in per_cpu)
+            out.append(totals)
+    ours, theirs = _min_counts(mine), _min_counts(perf)
     for event in ("page-faults", "context-switches"):
-        rows = [o for o in ours if o["event"] == event]
-        assert {str(o["cpu"]) for o in rows} == cpus and all(o["cgroup"] == name for o in rows)
-        total = sum(_value(o) for o in rows)
-        perf_total = sum(_value(o) for o in theirs if o["event"] == event)
-        assert _within(total, perf_total), (event, total, perf_total)
-    assert sum(_value(o) for o in ours if o["event"] == "page-faults") >= PAGES
+        assert _within(ours[event], theirs[event]), (event, mine, perf)
+    assert ours["page-faults"] >= PAGES
 
 
 def test_per_core_and_socket_add_up(bins: dict[str, Path]) -> None:
@@ -170,10 +192,13 @@ def test_detailed_modifiers_and_tracepoints(bins: dict[str, Path]) -> None:
     by = {str(o["event"]): _value(o) for o in _json(res.stderr)}
     assert by["page-faults:u"] >= PAGES and by["page-faults:k"] < PAGES / 10, by
     assert by["sched:sched_switch"] >= 20 and by["task-clock:u"] > 0 and by["page-faults:u"] >= PAGES
-    res = _run("stat", "-j", "-e", "syscalls:sys_enter_open*", "--", "cat", "/etc/hostname")
-    by = {str(o["event"]): o for o in _json(res.stderr)}
-    assert {"syscalls:sys_enter_open", "syscalls:sys_enter_openat"} <= set(by), by
-    assert _value(by["syscalls:sys_enter_openat"]) >= 1
+    # A wildcard counts every tracepoint it matches. Not open*: while another
+    # process has a BPF program on a tracepoint that returns 0 (ringscope's
+    # trace, bpftrace), the kernel hands that tracepoint's hits to no perf
+    # event at all, and tests of other work on this machine trace openat.
+    res = _run("stat", "-j", "-e", "syscalls:sys_*_newuname", "--", "uname", "-a")
+    by = {str(o["event"]): _value(o) for o in _json(res.stderr)}
+    assert by == {"syscalls:sys_enter_newuname": 1, "syscalls:sys_exit_newuname": 1}, by
 
 
 @pytest.mark.parametrize(("path", "why"), [("/nonexistent/dir/x", "No such file or directory"),

@@ -212,12 +212,13 @@ def stat(
         counted_cmd = cmd is not None and target.enable_on_exec
         with CounterSet(groups, target) as cs:
             clock = CpuClock(cmd.pid) if counted_cmd and cmd is not None else None
-            start = time.monotonic()
+            # The first reading (all zero) before anything counts: nothing
+            # counted between the exec and a later first reading is lost to -I.
+            prog = _Progress(cs, on_interval if interval_ms else None, clock, time.monotonic())
             if cmd is not None:
                 cmd.go()
             if not target.enable_on_exec:
                 cs.enable()
-            prog = _Progress(cs, on_interval if interval_ms else None, clock, start)
             waiter = _Waiter(cmd, target.pid if target.pid > 0 and cmd is None else None)
             try:
                 end = _run(waiter, duration, interval_ms, prog)
