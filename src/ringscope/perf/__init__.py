@@ -9,6 +9,7 @@ in the kernel with bpf/profile.bpf.c.
     print(report.text(profile, "sym"))
 """
 
+from ..command import Command
 from . import report
 from .counting import CounterSet, Reading
 from .events import EventDesc, parse_event, parse_events
@@ -16,7 +17,7 @@ from .profile import Profile, Sample
 from .record import record
 from .sampling import Profiler
 from .stat import DEFAULT_EVENTS, StatResult, stat
-from .target import Command, Target
+from .target import Target
 
 __all__ = [
     "DEFAULT_EVENTS",

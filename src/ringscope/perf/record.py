@@ -4,12 +4,14 @@ process or every CPU until it ends, a duration passes, or Ctrl-C."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 
+from ..command import TERM_GRACE_S, Command, exit_status
 from ..errors import BadInput
 from .profile import Profile
 from .sampling import Profiler
-from .target import Command, Target
+from .target import Target
 
 __all__ = ["record"]
 
@@ -44,9 +46,11 @@ def record(
     period: int | None = None,
     callchain: bool = True,
     duration: float | None = None,
-) -> tuple[Profile, int | None]:
-    """Sample and return (profile, the command's exit code or None).
-    With argv and pid/system_wide the command only sets the duration."""
+) -> tuple[Profile, int]:
+    """Sample and return (profile, exit status): the status follows the
+    one rule of ringscope.command.exit_status (the command's status; 130
+    after Ctrl-C; else 0). With argv and pid/system_wide the command only
+    sets the duration."""
     cmd = Command(argv) if argv else None
     try:
         target = _target(pid, system_wide, cmd)
@@ -56,15 +60,17 @@ def record(
             if not target.enable_on_exec:
                 prof.enable()
             deadline = time.monotonic() + duration if duration else None
+            stopped_by = None
             try:
                 while not _done(cmd, pid, deadline):
                     prof.poll()
                     time.sleep(_POLL_S)
             except KeyboardInterrupt:
+                stopped_by = signal.SIGINT
                 if cmd is not None:
-                    cmd.wait()
+                    cmd.wait(TERM_GRACE_S)  # it had the terminal's SIGINT too
             prof.disable()
-            return prof.profile(), (cmd.status if cmd else None)
+            return prof.profile(), exit_status(cmd, stopped_by)
     finally:
         if cmd is not None:
             cmd.close()

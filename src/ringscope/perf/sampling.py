@@ -21,7 +21,7 @@ from ..events.layout import struct_dtype
 from ..objects import object_path
 from ..symbols import Kallsyms, build_id, read_maps
 from ..symbols.maps import Mapping
-from .events import EventDesc, parse_event
+from .events import EventDesc, expand, parse_event
 from .profile import Profile, Sample
 from .target import Target
 
@@ -46,6 +46,15 @@ def _check_rate(freq: int) -> None:
         raise BadInput(f"-F {freq}: above kernel.perf_event_max_sample_rate ({limit})")
 
 
+def _one(event: str) -> str:
+    """The one event a name names (tracepoint wildcards included)."""
+    names = expand(event)
+    if len(names) != 1:
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        raise BadInput(f"record samples on one event; '{event}' matches {len(names)}: {shown}")
+    return names[0]
+
+
 class Profiler:
     """Samples `event` on `target` and aggregates stacks in the kernel.
     Owns the BPF object, the perf fds and the links; close() releases
@@ -63,10 +72,10 @@ class Profiler:
         if os.geteuid() != 0:
             raise PermissionDenied("record needs root (BPF programs and system-wide perf events)")
         self.target = target
-        self.event: EventDesc = parse_event(event or default_event())
-        if self.event.kind == "tracepoint":
+        self.event: EventDesc = parse_event(_one(event or default_event()))
+        if self.event.kind in ("tracepoint", "tool"):
             raise BadInput(
-                f"cannot sample on tracepoint '{self.event.name}': use a hardware or software event"
+                f"cannot sample on {self.event.kind} '{self.event.name}': use a hardware or software event"
             )
         if period is None and (freq is None or freq <= 0):
             raise BadInput("the sampling frequency (-F) must be positive")
