@@ -130,4 +130,4 @@ def test_non_root_gets_one_line() -> None:
          "--", "true"], capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": "/tmp"},
     )  # fmt: skip
     assert res.returncode == 1, res.stderr
-    assert "needs root" in res.stderr and res.stderr.count("\n") == 1
+    assert "needs CAP_PERFMON" in res.stderr and res.stderr.count("\n") == 1

@@ -14,6 +14,7 @@ import os
 from collections.abc import Collection
 from typing import Any
 
+from .. import caps
 from .._perf import syscall
 from .._perf.attr import PerfEventAttr, constants
 from ..errors import RingscopeError
@@ -27,15 +28,15 @@ _REASONS = {
     errno.EOPNOTSUPP: "not supported by this PMU",
     errno.ENODEV: "no PMU for it",
     errno.EINVAL: "the PMU rejects this config",
-    errno.EACCES: "needs root or CAP_PERFMON",
-    errno.EPERM: "needs root or CAP_PERFMON",
+    errno.EACCES: "needs CAP_PERFMON",
+    errno.EPERM: "needs CAP_PERFMON",
 }
 
 
 def probe_event(type_: int, config: int) -> str:
     """Empty when this process can open the event, else why not."""
     # Non-root under perf_event_paranoid=2 may still count its own user mode.
-    attr = PerfEventAttr(type=type_, config=config, disabled=1, exclude_kernel=int(os.geteuid() != 0))
+    attr = PerfEventAttr(type=type_, config=config, disabled=1, exclude_kernel=int(not caps.has(caps.CAP_PERFMON)))
     try:
         fd = syscall.open_event(bytes(attr), 0, -1)
     except OSError as e:

@@ -136,7 +136,7 @@ class CounterSet:
             err = e.errno or errno.EINVAL
             if err in (errno.EACCES, errno.EPERM):
                 raise PermissionDenied(
-                    f"perf_event_open {ev.name}: {os.strerror(err)} (needs root or CAP_PERFMON)"
+                    f"perf_event_open {ev.name}: {os.strerror(err)} (needs CAP_PERFMON)"
                 ) from None
             if err == errno.ESRCH:
                 raise BadInput(f"no such process: {pid}") from None
