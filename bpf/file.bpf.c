@@ -56,14 +56,14 @@ SEC("tp/syscalls/sys_enter_openat")
 int handle_openat_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	enter((const char *)ctx->args[1], ctx->args[2], ctx->args[3], 0);
-	return 0;
+	return RS_TP_PASS;
 }
 
 SEC("tp/syscalls/sys_exit_openat")
 int handle_openat_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	leave(ctx, ctx->ret);
-	return 0;
+	return RS_TP_PASS;
 }
 
 SEC("tp/syscalls/sys_enter_openat2")
@@ -72,14 +72,14 @@ int handle_openat2_enter(struct trace_event_raw_sys_enter *ctx)
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
 	enter((const char *)ctx->args[1], how.flags, how.mode, 1);
-	return 0;
+	return RS_TP_PASS;
 }
 
 SEC("tp/syscalls/sys_exit_openat2")
 int handle_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	leave(ctx, ctx->ret);
-	return 0;
+	return RS_TP_PASS;
 }
 
 /* The same event from the BTF tracepoints on every syscall, for a tracer that

@@ -6,6 +6,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "tp_pass.bpf.h"
 #include <bpf/bpf_tracing.h>
 #include "events.h"
 
@@ -120,7 +121,7 @@ int hist_tp_count(void *ctx)
 	struct rs_hist_key k;
 
 	if (!wanted_tgid(bpf_get_current_pid_tgid() >> 32))
-		return 0;
+		return RS_TP_PASS;
 	key_current(&k);
 	if (rs_by == RS_BY_FIELD) {
 		__u64 v = 0;
@@ -128,7 +129,7 @@ int hist_tp_count(void *ctx)
 		k.key = v;
 	}
 	hist_add(&k, 0, false);
-	return 0;
+	return RS_TP_PASS;
 }
 
 static __always_inline __u64 arg(struct pt_regs *ctx, __u32 i)

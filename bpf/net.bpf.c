@@ -76,42 +76,42 @@ SEC("tp/syscalls/sys_enter_connect")
 int handle_connect_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	enter((const void *)ctx->args[1], RS_EV_CONNECT);
-	return 0;
+	return RS_TP_PASS;
 }
 
 SEC("tp/syscalls/sys_exit_connect")
 int handle_connect_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	leave(ctx, ctx->ret);
-	return 0;
+	return RS_TP_PASS;
 }
 
 SEC("tp/syscalls/sys_enter_accept4")
 int handle_accept4_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	enter((const void *)ctx->args[1], RS_EV_ACCEPT);
-	return 0;
+	return RS_TP_PASS;
 }
 
 SEC("tp/syscalls/sys_exit_accept4")
 int handle_accept4_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	leave(ctx, ctx->ret);
-	return 0;
+	return RS_TP_PASS;
 }
 
 SEC("tp/syscalls/sys_enter_accept")
 int handle_accept_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	enter((const void *)ctx->args[1], RS_EV_ACCEPT);
-	return 0;
+	return RS_TP_PASS;
 }
 
 SEC("tp/syscalls/sys_exit_accept")
 int handle_accept_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	leave(ctx, ctx->ret);
-	return 0;
+	return RS_TP_PASS;
 }
 
 /* The same events from the BTF tracepoints on every syscall, for a tracer

@@ -33,16 +33,15 @@ static __always_inline __u32 copy_user_str(struct rs_tracepoint *e, __u32 pos, _
 	return n > 0 ? n : 0;
 }
 
-SEC("tp")
-int handle_tp(void *ctx)
+static __always_inline void tp_event(void *ctx)
 {
 	__u32 zero = 0;
 
 	if (!rs_want(RS_EV_TRACEPOINT))
-		return 0;
+		return;
 	struct rs_tracepoint *e = bpf_map_lookup_elem(&rs_tp_scratch, &zero);
 	if (!e)
-		return 0;
+		return;
 
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 len = (cookie >> 16) & 0xffff;
@@ -86,7 +85,13 @@ int handle_tp(void *ctx)
 	size = size <= 256 ? 256 : size <= 512 ? 512 : size <= 1024 ? 1024 : sizeof(*e);
 	asm volatile("" : "+r"(size));
 	if (size > sizeof(*e))
-		return 0;
+		return;
 	rs_output(ctx, e, size, RS_EV_TRACEPOINT);
-	return 0;
+}
+
+SEC("tp")
+int handle_tp(void *ctx)
+{
+	tp_event(ctx);
+	return RS_TP_PASS;
 }

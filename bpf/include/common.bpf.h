@@ -22,6 +22,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "events.h"
+#include "tp_pass.bpf.h"
 
 /* Reader wakeup threshold in bytes of unread data: below it, submit with
  * BPF_RB_NO_WAKEUP (the reader drains on its own short timer); at or above
@@ -103,6 +104,7 @@ struct {
  * a pointer cast is not emitted, and Python derives layouts from BTF. */
 struct rs_header rs_btf_header __attribute__((unused));
 enum rs_event_type rs_btf_event_type __attribute__((unused));
+
 
 static __always_inline bool rs_comm_eq(const char *a, const char *b)
 {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -239,3 +240,18 @@ async def test_aevents_limit_keeps_what_it_read_past_the_limit() -> None:
             first = [r["seq"] async for r in agen]
         rest = _rest(s)
     assert first + rest == list(range(1000))
+
+
+@pytest.mark.parametrize(
+    ("event", "tracepoint"), [("open", "syscalls:sys_enter_openat"), ("sched_switch", "sched:sched_switch")]
+)
+def test_perf_still_sees_a_tracepoint_we_are_attached_to(event: str, tracepoint: str) -> None:
+    """A program on a tracefs tracepoint that returned 0 would hide every hit
+    of it from perf users of the whole system while we trace."""
+    perf = shutil.which("perf")
+    assert perf is not None, "Debian linux-perf is in APT_PACKAGES"
+    with Session([event], filter=Filter(pid=ME)):
+        out = subprocess.run([perf, "stat", "-x,", "-e", tracepoint, "--", "/bin/sleep", "0.01"],
+                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    counted = int(out.stderr.strip().splitlines()[-1].split(",")[0])
+    assert counted > 0, out.stderr
