@@ -14,8 +14,9 @@ import time
 from types import FrameType
 
 from ..errors import BadInput
-from ..filters import parse_pid
-from ..sources.hist import Histogram, HistSnapshot
+from ..sources.hist import Histogram
+from ..sources.hist_query import HistQuery, parse_query, spec_params
+from ..sources.hist_snapshot import HistSnapshot
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,11 +24,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "hist",
         help="in-kernel counts and latency histograms",
         description="Aggregate in BPF maps (no per-event ring traffic). EVENT: tracepoint:SYS:NAME, "
-        "uprobe:BIN:FUNC, uretprobe:BIN:FUNC (latency), or runqlat (run-queue latency).",
+        "uprobe:BIN:FUNC, uretprobe:BIN:FUNC (latency), usdt:BIN:PROVIDER:NAME, or runqlat (run-queue latency).",
     )
-    p.add_argument("-e", "--event", required=True, help="the event to aggregate")
-    p.add_argument("--by", help="group by: comm, pid, tid, a tracepoint field, or argN (uprobe)")
-    p.add_argument("--latency", action="store_true", help="histogram of function latency (uprobe/uretprobe)")
+    p.add_argument("-e", "--event", required=True,
+                   help="the event to aggregate; parameters may follow as in /api/hist: EVENT?by=comm&latency=1")  # fmt: skip
+    p.add_argument("--by", help="group by: comm, pid, tid, a tracepoint field, or argN (uprobe, USDT)")
+    p.add_argument("--latency", action="store_true",
+                   help="histogram of the latency: uprobe entry to return, syscall entry to exit")  # fmt: skip
+    p.add_argument("--value", help="histogram of a value: a tracepoint field, argN, or ret (uretprobe)")
+    p.add_argument("--max-labels", help="keys kept in the kernel; the events of others count as 'other'")
     p.add_argument("-p", "--pid", help="only this process")
     p.add_argument("-i", "--interval", type=float, help="print a snapshot of each interval of S seconds")
     p.add_argument("--duration", type=float, help="stop after S seconds")
@@ -85,10 +90,18 @@ def _emit(snap: HistSnapshot, as_json: bool, title: str) -> None:
         print(f"{title}\n{snap.render()}\n", flush=True)
 
 
+def _query(args: argparse.Namespace) -> HistQuery:
+    """-e EVENT?params, with the flags on top (the one parser of hist_query.py)."""
+    params = spec_params(args.event)
+    flags = {"by": args.by, "value": args.value, "max_labels": args.max_labels, "pid": args.pid,
+             "latency": "1" if args.latency else None}  # fmt: skip
+    params.update({k: v for k, v in flags.items() if v is not None})
+    return parse_query(params)
+
+
 def run(args: argparse.Namespace) -> int:
     cmd = _check(args)
-    pid = parse_pid(args.pid) if args.pid is not None else None
-    hist = Histogram(args.event, by=args.by, latency=args.latency, pid=pid)
+    hist = Histogram(_query(args))
     proc, release = None, -1
     if cmd:
         proc, release = _spawn_held(cmd)
