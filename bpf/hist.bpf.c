@@ -312,6 +312,14 @@ int hist_uprobe(struct pt_regs *ctx)
 	return 0;
 }
 
+/* Argument i of a USDT probe; i comes from rodata, bounded for the verifier. */
+static __always_inline __u64 usdt_nth(struct pt_regs *ctx, struct rs_usdt_spec *spec, __u32 i)
+{
+	if (i >= RS_UPROBE_ARGS)
+		return 0;
+	return rs_usdt_arg(ctx, &spec->args[i]);
+}
+
 SEC("uprobe")
 int hist_usdt(struct pt_regs *ctx)
 {
@@ -325,10 +333,9 @@ int hist_usdt(struct pt_regs *ctx)
 		return 0;
 	key_current(&k);
 	if (rs_by == RS_BY_ARG)
-		k.key = rs_usdt_arg(ctx, &spec->args[rs_key_arg % RS_UPROBE_ARGS]);
+		k.key = usdt_nth(ctx, spec, rs_key_arg);
 	if (rs_value == RS_VALUE_ARG)
-		hist_add(&k, clamp_value(rs_usdt_arg(ctx, &spec->args[rs_val_arg % RS_UPROBE_ARGS]), 8,
-					 rs_val_signed), true);
+		hist_add(&k, clamp_value(usdt_nth(ctx, spec, rs_val_arg), 8, rs_val_signed), true);
 	else
 		hist_add(&k, 0, false);
 	return 0;
