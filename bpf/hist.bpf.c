@@ -82,9 +82,9 @@ struct {
 
 /* Start times (and, for latency by a field of the entry tracepoint, the key
  * read at entry) per thread: uprobe or syscall entry, or wakeup time.
- * A plain preallocated hash, cleaned by hist_thread_exit for threads that
- * never return (exit, exit_group): syscalls.bpf.c measured an LRU hash at
- * ~140 ns more per call. */
+ * A plain preallocated hash with one entry per live thread, deleted by
+ * hist_thread_exit: syscalls.bpf.c measured an LRU hash at ~140 ns more
+ * per call. */
 struct rs_hist_start {
 	__u64 ts;
 	__u64 key;
@@ -226,12 +226,36 @@ int hist_tp(void *ctx)
 	return 0;
 }
 
+/* A start is written in place and "taken" by zeroing ts, not by a delete
+ * and a new insert per event: each of those allocates or frees a map element
+ * (a preallocated hash swaps elements even on an update in place). The entry
+ * stays while its thread lives; hist_thread_exit deletes it. */
 static __always_inline void remember(__u32 tid, __u64 key)
 {
-	struct rs_hist_start s = { .ts = bpf_ktime_get_ns(), .key = key };
+	struct rs_hist_start *s = bpf_map_lookup_elem(&rs_start, &tid);
+	struct rs_hist_start n = { .ts = bpf_ktime_get_ns(), .key = key };
 
-	if (bpf_map_update_elem(&rs_start, &tid, &s, BPF_ANY))
+	if (s) {
+		s->key = key;
+		s->ts = n.ts;
+		return;
+	}
+	if (bpf_map_update_elem(&rs_start, &tid, &n, BPF_ANY))
 		bump(&rs_hist_missed);
+}
+
+/* The time since tid's start, taking it (0: no start to take). */
+static __always_inline __u64 take(__u32 tid, __u64 *key)
+{
+	struct rs_hist_start *s = bpf_map_lookup_elem(&rs_start, &tid);
+	__u64 ts;
+
+	if (!s || !s->ts)
+		return 0;
+	ts = s->ts;
+	*key = s->key;
+	s->ts = 0;
+	return bpf_ktime_get_ns() - ts;
 }
 
 /* syscalls:sys_enter_X (or raw_syscalls:sys_enter) -> the matching exit. */
@@ -250,14 +274,11 @@ SEC("tp")
 int hist_tp_exit(void *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct rs_hist_start *s = bpf_map_lookup_elem(&rs_start, &tid);
 	struct rs_hist_key k;
+	__u64 key = 0, delta = take(tid, &key);
 
-	if (!s)
+	if (!delta)
 		return 0;
-	__u64 delta = bpf_ktime_get_ns() - s->ts;
-	__u64 key = s->key;
-	bpf_map_delete_elem(&rs_start, &tid);
 	key_current(&k);
 	if (rs_by == RS_BY_FIELD)
 		k.key = rs_key_at_exit ? tp_field(ctx, rs_key_off, rs_key_size) : key;
@@ -265,8 +286,8 @@ int hist_tp_exit(void *ctx)
 	return 0;
 }
 
-/* exit and exit_group never reach sys_exit, and a thread can die inside a
- * timed function: drop its start so that rs_start cannot fill up. */
+/* Starts stay in rs_start while their thread lives (remember()); drop a
+ * thread's when it exits, so that rs_start holds live threads only. */
 SEC("tp/sched/sched_process_exit")
 int hist_thread_exit(void *ctx)
 {
@@ -368,11 +389,9 @@ int hist_uret(struct pt_regs *ctx)
 		hist_add(&k, clamp_value(PT_REGS_RC(ctx), 8, rs_val_signed), true);
 		return 0;
 	}
-	struct rs_hist_start *s = bpf_map_lookup_elem(&rs_start, &tid);
-	if (!s)
+	__u64 key = 0, delta = take(tid, &key);
+	if (!delta)
 		return 0;
-	__u64 delta = bpf_ktime_get_ns() - s->ts;
-	bpf_map_delete_elem(&rs_start, &tid);
 	key_current(&k);
 	hist_add(&k, delta, true);
 	return 0;
@@ -413,11 +432,9 @@ int BPF_PROG(hist_switch, bool preempt, struct task_struct *prev, struct task_st
 		enqueued(prev);
 
 	__u32 tid = BPF_CORE_READ(next, pid);
-	struct rs_hist_start *s = bpf_map_lookup_elem(&rs_start, &tid);
-	if (!s)
+	__u64 key = 0, delta = take(tid, &key);
+	if (!delta)
 		return 0;
-	__u64 delta = bpf_ktime_get_ns() - s->ts;
-	bpf_map_delete_elem(&rs_start, &tid);
 
 	struct rs_hist_key k;
 	__builtin_memset(&k, 0, sizeof(k));

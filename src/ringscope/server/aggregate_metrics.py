@@ -34,8 +34,6 @@ BUCKETS = {"nsecs": (9, 35), "bytes": (0, 31), "": (0, 31)}
 # Divisors to base units. A division, not a product with 1e-9: it is
 # correctly rounded, so 1048575 ns prints as 0.001048575, not ...0000002.
 _DIVISOR = {"nsecs": 1e9, "bytes": 1, "": 1}
-_LABELS_SEP = "\x00"  # placeholder for `labels,` in a template
-_LABELS_ONLY = "\x01"  # placeholder for `{labels}` (or nothing)
 
 
 def _escape(value: str) -> str:
@@ -54,26 +52,31 @@ def _les(unit: str) -> list[str]:
     ]
 
 
-def _template(family: str, unit: str) -> str:
-    """A histogram series with `%s` for each bucket, the sum and the count."""
-    lines = [f'{family}_bucket{{{_LABELS_SEP}le="{le}"}} %s\n' for le in _les(unit)]
-    lines.append(f'{family}_bucket{{{_LABELS_SEP}le="+Inf"}} %s\n')
-    lines.append(f"{family}_sum{_LABELS_ONLY} %s\n{family}_count{_LABELS_ONLY} %s\n")
+def _fixed(metric: MetricName) -> str:
+    return ",".join(f'{k}="{_escape(v)}"' for k, v in metric.fixed)
+
+
+def _braces(text: str) -> str:
+    """Static text for a str.format() template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _template(metric: MetricName, unit: str) -> str:
+    """One histogram series as a str.format() template: {0} is the label of
+    `by` with a comma after it, {1} without, then {2}... the cumulative
+    buckets, the sum and the count. One format() call per series: the fixed
+    labels are in the template already (label values are arguments, never
+    parsed as a template)."""
+    fam, fixed = _braces(metric.family), _braces(_fixed(metric))
+    dyn = metric.label is not None
+    pre = fixed + "," if fixed else ""
+    bucket_labels = pre + ("{0}" if dyn else "")
+    plain = "{{" + pre + "{1}}}" if dyn else ("{{" + fixed + "}}" if fixed else "")
+    les = [*_les(unit), "+Inf"]
+    lines = [f'{fam}_bucket{{{{{bucket_labels}le="{le}"}}}} {{{i + 2}}}\n' for i, le in enumerate(les)]
+    n = len(les) + 2
+    lines.append(f"{fam}_sum{plain} {{{n}}}\n{fam}_count{plain} {{{n + 1}}}\n")
     return "".join(lines)
-
-
-def _label_text(metric: MetricName, value: int | str | None) -> str:
-    pairs = list(metric.fixed)
-    if metric.label is not None:
-        pairs.append((metric.label, str(value)))
-    return ",".join(f'{k}="{_escape(v)}"' for k, v in pairs)
-
-
-def _fill(template: str, labels: str, values: list[object]) -> str:
-    text = template % tuple(values)
-    return text.replace(_LABELS_SEP, labels + "," if labels else "").replace(
-        _LABELS_ONLY, "{" + labels + "}" if labels else ""
-    )
 
 
 def _rows(agg: Aggregate, d: HistData) -> tuple[list[int | str | None], np.ndarray, np.ndarray, np.ndarray]:
@@ -104,19 +107,23 @@ def _series(agg: Aggregate, d: HistData) -> Iterator[str]:
     """Every sample line of one aggregate."""
     metric, unit = agg.metric, agg.hist.plan.unit
     labels, counts, sums, slots = _rows(agg, d)
+    name = metric.label
+    dyn = [f'{name}="{_escape(str(lab))}"' for lab in labels] if name is not None else [""] * len(labels)
     if metric.type == "counter":
-        for lab, n in zip(labels, counts.tolist(), strict=True):
-            text = _label_text(metric, lab)
-            yield f"{metric.family}{{{text}}} {n}\n" if text else f"{metric.family} {n}\n"
+        fixed = _fixed(metric)
+        sep = "," if fixed and name is not None else ""
+        for text, n in zip(dyn, counts.tolist(), strict=True):
+            inner = fixed + sep + text
+            yield f"{metric.family}{{{inner}}} {n}\n" if inner else f"{metric.family} {n}\n"
         return
     lo, hi = BUCKETS[unit]
     cum = np.cumsum(slots, axis=1, dtype=np.uint64)
     total = cum[:, -1] if len(cum) else np.zeros(0, np.uint64)
     picked = np.hstack([cum[:, lo : hi + 1], total[:, None]]).tolist()
-    template = _template(metric.family, unit)
+    template = _template(metric, unit).format
     div = _DIVISOR[unit]
-    for lab, buckets, s, n in zip(labels, picked, sums.tolist(), total.tolist(), strict=True):
-        yield _fill(template, _label_text(metric, lab), [*buckets, repr(s / div) if div != 1 else s, n])
+    for text, buckets, s, n in zip(dyn, picked, sums.tolist(), total.tolist(), strict=True):
+        yield template(text + ",", text, *buckets, repr(s / div) if div != 1 else s, n)
 
 
 def _families(aggs: list[Aggregate], data: dict[str, HistData]) -> Iterator[str]:

@@ -102,7 +102,7 @@ def _runqlat(q: HistQuery) -> Plan:
     if q.value is not None:
         raise BadInput("runqlat is a latency histogram: value= does not apply")
     rodata, label, key = _current_by(q, _CURRENT)
-    hooks = (Hook("hist_wakeup"), Hook("hist_wakeup_new"), Hook("hist_switch"))
+    hooks = (Hook("hist_wakeup"), Hook("hist_wakeup_new"), Hook("hist_switch"), Hook("hist_thread_exit"))
     return Plan("log2", "nsecs", hooks, rodata, label, key, needs_tp_btf=True)
 
 
