@@ -164,3 +164,20 @@ def test_bad_aggregates(spec: str, message: str) -> None:
         need(_python_with_usdt(), "Debian's python3 with USDT probes")
     with pytest.raises(RingscopeError, match=message):
         Histogram(parse_spec(spec))
+
+
+@pytest.mark.parametrize("n", [0, 1, 999, 1000])
+def test_map_dump_reads_every_entry_in_one_batch_lookup(n: int) -> None:
+    import struct
+
+    from ringscope._libbpf import Map
+
+    with Map.create("hash", "rs_dump_test", 8, 16, 1000) as m:
+        for i in range(n):
+            m.update(struct.pack("<Q", i * 7), struct.pack("<QQ", i, i * i))
+        keys, vals, count = m.dump()
+    assert count == n and len(keys) == 8 * n and len(vals) == 16 * n
+    got = {
+        struct.unpack_from("<Q", keys, 8 * j)[0]: struct.unpack_from("<QQ", vals, 16 * j) for j in range(n)
+    }
+    assert got == {i * 7: (i, i * i) for i in range(n)}

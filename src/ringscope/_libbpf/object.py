@@ -133,38 +133,32 @@ class Map:
         cap = max(1, self.max_entries)
         keys = ctypes.create_string_buffer(cap * self.key_size)
         vals = ctypes.create_string_buffer(cap * self.value_size)
-        token_in, token_out = (
-            ctypes.create_string_buffer(max(8, self.key_size)),
-            ctypes.create_string_buffer(max(8, self.key_size)),
-        )
-        opts = _lib.MapBatchOpts(sz=ctypes.sizeof(_lib.MapBatchOpts))
-        key_parts: list[bytes] = []
-        val_parts: list[bytes] = []
-        total, first = 0, True
+        # The batch position is opaque to us (a bucket index for hash maps).
+        tokens = [ctypes.create_string_buffer(max(8, self.key_size)) for _ in range(2)]
+        parts: list[tuple[bytes, bytes]] = []
+        total = 0
         while True:
             count = ctypes.c_uint32(cap)
-            ret = lib.bpf_map_lookup_batch(
-                self.fd,
-                None if first else token_in,
-                token_out,
-                keys,
-                vals,
-                ctypes.byref(count),
-                ctypes.byref(opts),
-            )
-            err = -ret if ret < 0 else 0
+            err = self._lookup_batch(tokens[0] if parts else None, tokens[1], keys, vals, count)
             if err and err != _ENOENT:
-                if first and err in _NO_BATCH:
+                if not parts and err in _NO_BATCH:
                     return self._dump_by_key()
                 raise error_from_errno(f"batch lookup in map {self.name}", err)
             n = count.value
-            key_parts.append(ctypes.string_at(keys, n * self.key_size))
-            val_parts.append(ctypes.string_at(vals, n * self.value_size))
+            parts.append(
+                (ctypes.string_at(keys, n * self.key_size), ctypes.string_at(vals, n * self.value_size))
+            )
             total += n
-            if err == _ENOENT:
-                return b"".join(key_parts), b"".join(val_parts), total
-            ctypes.memmove(token_in, token_out, len(token_out))
-            first = False
+            if err == _ENOENT:  # the last batch (possibly empty)
+                return b"".join(k for k, _ in parts), b"".join(v for _, v in parts), total
+            ctypes.memmove(tokens[0], tokens[1], len(tokens[1]))
+
+    def _lookup_batch(self, token_in: object, token_out: object, keys: object, vals: object,
+                      count: ctypes.c_uint32) -> int:  # fmt: skip
+        opts = _lib.MapBatchOpts(sz=ctypes.sizeof(_lib.MapBatchOpts))
+        ret = lib.bpf_map_lookup_batch(self.fd, token_in, token_out, keys, vals, ctypes.byref(count),
+                                       ctypes.byref(opts))  # fmt: skip
+        return -int(ret) if ret < 0 else 0
 
     def _dump_by_key(self) -> tuple[bytes, bytes, int]:
         pairs = list(self.items())
