@@ -38,6 +38,10 @@ class Server:
         async with self.http.get(self.url + path, **kw) as r:
             return r.status, await r.json(content_type=None)
 
+    async def post_json(self, path: str, body: Any) -> tuple[int, Any]:
+        async with self.http.post(self.url + path, json=body) as r:
+            return r.status, await r.json(content_type=None)
+
 
 async def make_runner(
     state: ServerState, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None

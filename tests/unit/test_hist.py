@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ringscope.sources.hist import HistRow, HistSnapshot
+from ringscope.sources.hist_snapshot import HistRow, HistSnapshot
 
 
 def _slots(**at: int) -> tuple[int, ...]:
@@ -14,15 +14,17 @@ def _slots(**at: int) -> tuple[int, ...]:
     return tuple(s)
 
 
-def _snap(rows: tuple[HistRow, ...], dropped: int = 0) -> HistSnapshot:
-    return HistSnapshot("uretprobe:libc:malloc", "comm", "log2", "nsecs", 1, rows, dropped)
+def _snap(rows: tuple[HistRow, ...], overflow: int = 0, other: HistRow | None = None) -> HistSnapshot:
+    return HistSnapshot("uretprobe:libc:malloc", "comm", "log2", "nsecs", 1, rows, overflow, other=other)
 
 
 def test_interval_is_the_difference_of_cumulative_snapshots() -> None:
     a = _snap((HistRow("bash", 3, 300, _slots(s6=3)),))
-    b = _snap((HistRow("bash", 5, 700, _slots(s6=4, s8=1)), HistRow("ls", 1, 9, _slots(s3=1))), dropped=2)
+    b = _snap((HistRow("bash", 5, 700, _slots(s6=4, s8=1)), HistRow("ls", 1, 9, _slots(s3=1))), overflow=2,
+              other=HistRow("other", 2, 20, _slots(s4=2)))  # fmt: skip
     d = b.minus(a)
-    assert d.interval and d.dropped == 2
+    assert d.interval and d.overflow == 2
+    assert d.other is not None and d.other.count == 2 and d.total == 5
     rows = {r.key: r for r in d.rows}
     assert rows["bash"].count == 2 and rows["bash"].sum == 400
     assert rows["bash"].slots[6] == 1 and rows["bash"].slots[8] == 1
@@ -50,8 +52,15 @@ def test_render_log2_like_funclatency() -> None:
 
 def test_render_counts_sorted() -> None:
     s = HistSnapshot("syscalls:sys_enter_openat", "comm", "count", "", 1,
-                     (HistRow("ls", 3), HistRow("bash", 30)), 1)  # fmt: skip
+                     (HistRow("ls", 3), HistRow("bash", 30)), 1, other=HistRow("other", 1))  # fmt: skip
     lines = s.render().splitlines()
     assert lines[0].split() == ["COMM", "COUNT"]
     assert lines[1].split() == ["bash", "30"] and lines[2].split() == ["ls", "3"]
-    assert "1 events not counted" in lines[-1]
+    assert lines[3].split() == ["other", "1"] and s.total == 34
+    assert "1 events counted as 'other'" in lines[-1]
+
+
+def test_other_is_the_last_row_in_json() -> None:
+    doc = _snap((HistRow("bash", 4, 1000, _slots(s9=4)),), 3, HistRow("other", 3, 30, _slots(s3=3))).as_dict()
+    assert [r["key"] for r in doc["rows"]] == ["bash", "other"]
+    assert doc["overflow"] == 3 and doc["total"] == 7

@@ -49,6 +49,10 @@ class UprobeOpts(Structure):
     ]
 
 
+class MapBatchOpts(Structure):
+    _fields_ = [("sz", c_size_t), ("elem_flags", c_uint64), ("flags", c_uint64)]
+
+
 class KprobeOpts(Structure):
     _fields_ = [
         ("sz", c_size_t),
@@ -99,6 +103,7 @@ _fn("bpf_map_lookup_elem", c_int, c_int, c_void_p, c_void_p)
 _fn("bpf_map_update_elem", c_int, c_int, c_void_p, c_void_p, c_uint64)
 _fn("bpf_map_delete_elem", c_int, c_int, c_void_p)
 _fn("bpf_map_get_next_key", c_int, c_int, c_void_p, c_void_p)
+_fn("bpf_map_lookup_batch", c_int, c_int, c_void_p, c_void_p, c_void_p, c_void_p, POINTER(c_uint32), c_void_p)
 _fn("libbpf_probe_bpf_map_type", c_int, c_int, c_void_p)
 _fn("libbpf_num_possible_cpus", c_int)
 

@@ -25,6 +25,8 @@ MAP_TYPES = {
 }  # fmt: skip
 _PERCPU = {5, 6, 10}  # PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
 _ENOENT = 2
+_EINVAL = 22
+_NO_BATCH = frozenset({_EINVAL, 95, 524})  # EINVAL, EOPNOTSUPP, ENOTSUPP: no batch ops for this map
 _VERIFIER_LOG_START = "-- BEGIN PROG LOAD LOG --"
 
 
@@ -122,6 +124,45 @@ class Map:
             v = self.lookup(k)
             if v is not None:
                 yield k, v
+
+    def dump(self) -> tuple[bytes, bytes, int]:
+        """Every entry at once: (keys back to back, values back to back, n).
+        One BPF_MAP_LOOKUP_BATCH per max_entries elements (Linux 5.6+), or
+        get_next_key + lookup per key where the map type has no batch ops.
+        Not a snapshot: entries programs update meanwhile may be old or new."""
+        cap = max(1, self.max_entries)
+        keys = ctypes.create_string_buffer(cap * self.key_size)
+        vals = ctypes.create_string_buffer(cap * self.value_size)
+        # The batch position is opaque to us (a bucket index for hash maps).
+        tokens = [ctypes.create_string_buffer(max(8, self.key_size)) for _ in range(2)]
+        parts: list[tuple[bytes, bytes]] = []
+        total = 0
+        while True:
+            count = ctypes.c_uint32(cap)
+            err = self._lookup_batch(tokens[0] if parts else None, tokens[1], keys, vals, count)
+            if err and err != _ENOENT:
+                if not parts and err in _NO_BATCH:
+                    return self._dump_by_key()
+                raise error_from_errno(f"batch lookup in map {self.name}", err)
+            n = count.value
+            parts.append(
+                (ctypes.string_at(keys, n * self.key_size), ctypes.string_at(vals, n * self.value_size))
+            )
+            total += n
+            if err == _ENOENT:  # the last batch (possibly empty)
+                return b"".join(k for k, _ in parts), b"".join(v for _, v in parts), total
+            ctypes.memmove(tokens[0], tokens[1], len(tokens[1]))
+
+    def _lookup_batch(self, token_in: object, token_out: object, keys: object, vals: object,
+                      count: ctypes.c_uint32) -> int:  # fmt: skip
+        opts = _lib.MapBatchOpts(sz=ctypes.sizeof(_lib.MapBatchOpts))
+        ret = lib.bpf_map_lookup_batch(self.fd, token_in, token_out, keys, vals, ctypes.byref(count),
+                                       ctypes.byref(opts))  # fmt: skip
+        return -int(ret) if ret < 0 else 0
+
+    def _dump_by_key(self) -> tuple[bytes, bytes, int]:
+        pairs = list(self.items())
+        return b"".join(k for k, _ in pairs), b"".join(v for _, v in pairs), len(pairs)
 
     def percpu_values(self, key: bytes) -> list[bytes]:
         """Per-CPU map: the value on each possible CPU."""

@@ -10,11 +10,11 @@ import sys
 import time
 from types import FrameType
 
-from .. import tracefs
 from ..command import Command, exit_status
 from ..errors import BadInput
-from ..filters import parse_pid
-from ..sources.hist import RUNQLAT, Histogram, HistSnapshot
+from ..sources.hist import Histogram
+from ..sources.hist_query import FORMS, HistQuery, parse_query, spec_params
+from ..sources.hist_snapshot import HistSnapshot
 from .values import seconds
 
 
@@ -24,9 +24,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="in-kernel counts and latency histograms",
         description=f"Aggregate in BPF maps (no per-event ring traffic). EVENT: {FORMS}.",
     )
-    p.add_argument("-e", "--event", required=True, help="the event to aggregate")
-    p.add_argument("--by", help="group by: comm, pid, tid, a tracepoint field, or argN (uprobe)")
-    p.add_argument("--latency", action="store_true", help="histogram of function latency (uprobe/uretprobe)")
+    p.add_argument("-e", "--event", required=True,
+                   help="the event to aggregate; parameters may follow as in /api/hist: EVENT?by=comm&latency=1")  # fmt: skip
+    p.add_argument("--by", help="group by: comm, pid, tid, a tracepoint field, or argN (uprobe, USDT)")
+    p.add_argument("--latency", action="store_true",
+                   help="histogram of the latency: uprobe entry to return, syscall entry to exit")  # fmt: skip
+    p.add_argument("--value", help="histogram of a value: a tracepoint field, argN, or ret (uretprobe)")
+    p.add_argument("--max-labels", help="keys kept in the kernel; the events of others count as 'other'")
     p.add_argument("-p", "--pid", help="only this process")
     p.add_argument(
         "-i", "--interval", type=seconds("interval"), help="print a snapshot of each interval of S seconds"
@@ -43,31 +47,6 @@ class _Stop(Exception):
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise _Stop
-
-
-FORMS = (
-    "tracepoint:SYS:NAME (or SYS:NAME; wildcards if they match one), uprobe:BIN:FUNC, "
-    "uretprobe:BIN:FUNC (latency), runqlat"
-)
-
-
-def _event(text: str) -> str:
-    """The one event hist aggregates, in a form it takes (a stream event
-    such as `exec` is a `trace`/`serve` event, not an aggregation point)."""
-    event = text.strip()
-    if event in RUNQLAT:
-        return event
-    if ":" not in event:
-        raise BadInput(
-            f"hist -e {event!r}: hist takes {FORMS}; stream events like {event!r} are for trace and serve"
-        )
-    names = tracefs.expand(event) or [event]
-    if len(names) != 1:
-        shown = ", ".join(n.removeprefix("tracepoint:") for n in names[:4]) + (
-            ", ..." if len(names) > 4 else ""
-        )
-        raise BadInput(f"hist aggregates one event; {event!r} matches {len(names)}: {shown}")
-    return names[0]
 
 
 def _check(args: argparse.Namespace) -> list[str]:
@@ -88,11 +67,18 @@ def _emit(snap: HistSnapshot, as_json: bool, title: str) -> None:
         print(f"{title}\n{snap.render()}\n", flush=True)
 
 
+def _query(args: argparse.Namespace) -> HistQuery:
+    """-e EVENT?params, with the flags on top (the one parser of hist_query.py)."""
+    params = spec_params(args.event)
+    flags = {"by": args.by, "value": args.value, "max_labels": args.max_labels, "pid": args.pid,
+             "latency": "1" if args.latency else None}  # fmt: skip
+    params.update({k: v for k, v in flags.items() if v is not None})
+    return parse_query(params)
+
+
 def run(args: argparse.Namespace) -> int:
     argv = _check(args)
-    pid = parse_pid(args.pid) if args.pid is not None else None
-    event = _event(args.event)
-    hist = Histogram(event, by=args.by, latency=args.latency, pid=pid)
+    hist = Histogram(_query(args))
     cmd = None
     if argv:
         cmd = Command(argv)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from ..errors import BadInput, RingscopeError
 from ..hub import DEFAULT_CLIENT_QUEUE, DEFAULT_REPLAY, Hub
 from ..session import Session
+from ..sources.hist_query import HistQuery, parse_spec
+from .config import read_config
 from .options import add_session_options, event_names, filter_from_args, ring_size
 from .values import count, integer
 
@@ -52,6 +54,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--replay", type=integer("replay size"), default=DEFAULT_REPLAY,
                    help=f"events kept for SSE Last-Event-ID resume, 0 for none (default {DEFAULT_REPLAY})")  # fmt: skip
+    p.add_argument("--aggregate", action="append", default=[], metavar="SPEC",
+                   help="keep an in-kernel aggregate, exported in /metrics: EVENT?by=comm&latency=1 (repeatable)")  # fmt: skip
+    p.add_argument("--config", help="TOML file with [[aggregate]] entries")
     p.set_defaults(func=run)
 
 
@@ -80,6 +85,7 @@ def _token(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..server import ServerState
+    from ..server.aggregates import AggregateSet
     from ..server.security import check_bind
 
     token = _token(args)
@@ -93,14 +99,23 @@ def run(args: argparse.Namespace) -> int:
     if args.replay < 0:
         raise BadInput(f"bad --replay {args.replay}: must be 0 (no replay) or more")
     tls = _tls(args)
+    aggregates = AggregateSet()
+    prepared = aggregates.prepare_all(_aggregates(args))  # bad specs fail here, before any loading
     session = Session(
         event_names(args), filter=filter_from_args(args), ring_size=ring_size(args), transport=args.transport
     )
-    with session:
+    with session, aggregates:
+        aggregates.add_all(prepared)
         hub = Hub.for_session(session, replay=args.replay)
         state = ServerState(hub=hub, session=session, token=token, client_queue=args.client_queue,
-                            max_clients=args.max_clients)  # fmt: skip
+                            max_clients=args.max_clients, aggregates=aggregates)  # fmt: skip
         return asyncio.run(_serve(state, args.host, args.port, tls))
+
+
+def _aggregates(args: argparse.Namespace) -> list[HistQuery]:
+    """--config's aggregates, then --aggregate's, parsed (BadInput: exit 2)."""
+    queries = read_config(args.config) if args.config else []
+    return queries + [parse_spec(s) for s in args.aggregate]
 
 
 async def _serve(state: ServerState, host: str, port: int, tls: ssl.SSLContext | None) -> int:

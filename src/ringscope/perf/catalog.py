@@ -36,7 +36,9 @@ _REASONS = {
 def probe_event(type_: int, config: int) -> str:
     """Empty when this process can open the event, else why not."""
     # Non-root under perf_event_paranoid=2 may still count its own user mode.
-    attr = PerfEventAttr(type=type_, config=config, disabled=1, exclude_kernel=int(not caps.has(caps.CAP_PERFMON)))
+    attr = PerfEventAttr(
+        type=type_, config=config, disabled=1, exclude_kernel=int(not caps.has(caps.CAP_PERFMON))
+    )
     try:
         fd = syscall.open_event(bytes(attr), 0, -1)
     except OSError as e:

@@ -19,6 +19,8 @@ from aiohttp import web
 
 from .. import features
 from ..hub import Hub
+from .aggregate_metrics import exposition as aggregate_exposition
+from .aggregate_route import add_aggregate_routes
 from .badrequest import utf8_query_middleware
 from .hist_route import HIST_LOCK, api_hist
 from .metrics import render_metrics
@@ -39,7 +41,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = render_metrics(request.app[STATE].hub)
+    body = render_metrics(request.app[STATE].hub) + await aggregate_exposition(request.app[STATE].aggregates)
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
@@ -112,6 +114,7 @@ def make_app(state: ServerState) -> web.Application:
     app.router.add_get("/api/status", status)
     app.router.add_get("/api/hist", api_hist)
     app[HIST_LOCK] = asyncio.Lock()
+    add_aggregate_routes(app, state.aggregates)
     app.router.add_get("/events", events_sse)
     app.router.add_get("/events.ndjson", events_ndjson)
     app.router.add_get("/ws", events_ws)

@@ -1,5 +1,5 @@
-"""GET /api/hist?event=E[&by=F][&latency=1][&pid=P][&duration=S]: an
-in-kernel histogram collected for `duration` seconds.
+"""GET /api/hist?event=E[&by=F][&latency=1][&value=V][&pid=P][&duration=S]:
+an in-kernel histogram collected for `duration` seconds.
 
 The collection attaches its own BPF programs and blocks, so it runs in a
 worker thread, one at a time: a dashboard that clicks twice must not
@@ -14,35 +14,23 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import BadInput, NotSupported, RingscopeError
-from ..filters import parse_pid
 from ..numbers import parse_float
 from ..sources.hist import collect
+from ..sources.hist_query import parse_query
 from .params import single_valued
 
 __all__ = ["HIST_LOCK", "api_hist", "collect_query"]
 
 HIST_LOCK = web.AppKey("hist_lock", asyncio.Lock)
-_QUERY = frozenset({"event", "by", "latency", "pid", "duration"})
+_OWN = frozenset({"duration"})
 
 
 def collect_query(query: Mapping[str, str]) -> dict[str, Any]:
     """Validate the query parameters (BadInput, i.e. a 400, for unknown or
-    bad ones) and run collect(). Blocking, like collect()."""
-    unknown = sorted(set(query) - _QUERY)
-    if unknown:
-        raise BadInput(f"unknown parameter {unknown[0]!r} (allowed: {', '.join(sorted(_QUERY))})")
-    event = query.get("event", "").strip()
-    if not event:
-        raise BadInput("missing parameter 'event' (e.g. event=runqlat or event=uretprobe:libc:malloc)")
-    latency = query.get("latency", "0").lower()
-    if latency not in ("0", "1", "true", "false"):
-        raise BadInput(f"bad latency {latency!r}: use 1 or 0")
-    duration = parse_float(query.get("duration", "1"), "duration")
-    # In range and alive: the kernel side keeps a u32, so 2**32 + 1 would trace pid 1.
-    pid = parse_pid(query["pid"]) if "pid" in query else None
-    return collect(
-        event, by=query.get("by") or None, latency=latency in ("1", "true"), pid=pid, duration=duration
-    )
+    bad ones: the aggregate parameters of hist_query.py, and `duration`) and
+    run collect(). Blocking, like collect()."""
+    q = parse_query(query, extra=_OWN)
+    return collect(q, parse_float(query.get("duration", "1"), "duration"))
 
 
 async def _collect(query: Mapping[str, str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ..hub import DEFAULT_CLIENT_QUEUE, Hub
+from .aggregates import AggregateSet
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -28,6 +29,7 @@ class ServerState:
     overflow_grace: float = 1.0  # time for the final frames before a stalled socket is cut
     shutdown_grace: float = 2.0
     streams: set[web.StreamResponse] = field(default_factory=set)
+    aggregates: AggregateSet = field(default_factory=AggregateSet)  # serve --aggregate, /api/aggregates
 
 
 STATE = web.AppKey("ringscope", ServerState)

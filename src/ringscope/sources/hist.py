@@ -1,25 +1,24 @@
-"""In-kernel aggregation: counts per key and log2 histograms kept in a BPF
-hash map by bpf/hist.bpf.c, with no ring traffic per event. The Python side
-picks the programs, reads the map on its own timer and renders the result
-the way bcc's funccount/funclatency/runqlat do.
+"""In-kernel aggregation: the Python half of bpf/hist.bpf.c. One Histogram
+owns one loaded hist.bpf.o: counts per key, or log2 histograms of a
+latency or a value, kept in BPF maps with no ring traffic per event. It is
+what `ringscope hist`, `GET /api/hist` and `serve --aggregate` run.
 
-    with Histogram("uretprobe:libc:malloc", latency=True) as h:
+    with Histogram(parse_spec("uretprobe:libc:malloc?by=comm")) as h:
         time.sleep(1)
         print(h.snapshot().render())
 
-Events: `tracepoint:SYS:NAME` (counts, `--by FIELD|comm|pid|tid`),
-`uprobe:BIN:FUNC` (counts, `--by argN|comm|pid|tid`; with `latency=True` a
-latency histogram), `uretprobe:BIN:FUNC` (latency histogram), and
-`runqlat` (run-queue latency: sched_wakeup -> sched_switch).
-Snapshots are cumulative and exact: the map is never cleared under the
-programs; per-interval views are differences of snapshots.
+What to run comes from a HistQuery (hist_query.py) and its plan
+(hist_plan.py). Readings are cumulative and exact: the map is never cleared
+or evicted under the programs, so per-interval views are differences of
+readings and every value only grows. At most `max_labels` keys are kept;
+the events of any other key go to one `other` entry, counted in `overflow`.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,193 +28,52 @@ from .. import caps, features
 from .._libbpf import BpfObject, Link
 from ..errors import BadInput, require_caps
 from ..events.layout import struct_dtype
-from ..objects import object_btf, object_path
-from ..tracefs import TpField
+from ..objects import object_path
+from .dynamic import DynamicSpec
+from .hist_plan import RUNQLAT, Hook, Plan, plan
+from .hist_query import DEFAULT_MAX_LABELS, HistQuery
+from .hist_snapshot import OTHER, HistRow, HistSnapshot
 from .registry import resolve_probe
-from .tracepoint import TracepointSpec
-from .uprobe import UprobeSpec
+from .syscalls import syscall_names
 
-__all__ = ["RUNQLAT", "HistRow", "HistSnapshot", "Histogram", "collect"]
+__all__ = ["HistData", "Histogram", "collect"]
 
-RUNQLAT = ("runqlat", "runq", "sched:runqlat")
-
-
-def _by_code(by: str) -> int:
-    """enum rs_hist_by (hist.bpf.c) by its short name: RS_BY_PID for "pid"."""
-    return object_btf("hist").enum_values("rs_hist_by")[f"RS_BY_{by.upper()}"]
+_ZERO_KEY = bytes(4)
 
 
 @dataclass(frozen=True)
-class HistRow:
-    key: int | str | None  # None: no --by
-    count: int
-    sum: int = 0  # of the values (ns) for latency histograms
-    slots: tuple[int, ...] = ()  # slots[i]: values in [2^i, 2^(i+1)); empty for counts
+class HistData:
+    """One reading of a histogram's maps, as numpy arrays (cumulative).
+    `slots[i, j]` counts the values of key i in [2^j, 2^(j+1))."""
 
-    def minus(self, old: HistRow | None) -> HistRow:
-        if old is None:
-            return self
-        slots = tuple(a - b for a, b in zip(self.slots, old.slots, strict=True))
-        return HistRow(self.key, self.count - old.count, self.sum - old.sum, slots)
-
-
-@dataclass(frozen=True)
-class HistSnapshot:
-    """One reading of the map. JSON-ready with as_dict(); text with render()."""
-
-    event: str
-    by: str | None
-    kind: str  # "count" or "log2"
-    unit: str  # "" for counts, "nsecs" for latencies
+    keys: np.ndarray  # rs_hist_key records, one per label set in the map
+    count: np.ndarray  # uint64 per key
+    sum: np.ndarray  # uint64 per key: of the values (ns, bytes); 0 for counts
+    slots: np.ndarray  # uint64 [keys, RS_HIST_SLOTS]
+    other: np.void  # the rs_hist_val of the folded keys
+    overflow: int  # events folded into other
+    missed: int  # starts not timed: the per-thread start map was full
     ts_ns: int
-    rows: tuple[HistRow, ...]
-    dropped: int = 0  # events whose key did not fit in the map
-    interval: bool = False  # True: counts since the previous snapshot
-
-    @property
-    def total(self) -> int:
-        return sum(r.count for r in self.rows)
-
-    def minus(self, old: HistSnapshot | None) -> HistSnapshot:
-        """Counts since `old` (for periodic output)."""
-        if old is None:
-            return HistSnapshot(**{**self.__dict__, "interval": True})
-        before = {r.key: r for r in old.rows}
-        rows = tuple(d for r in self.rows if (d := r.minus(before.get(r.key))).count)
-        return HistSnapshot(self.event, self.by, self.kind, self.unit, self.ts_ns, rows,
-                            self.dropped - old.dropped, True)  # fmt: skip
-
-    def as_dict(self) -> dict[str, Any]:
-        rows: list[dict[str, Any]] = []
-        for r in self.rows:
-            row: dict[str, Any] = {"key": r.key, "count": r.count}
-            if self.kind == "log2":
-                row["sum"] = r.sum
-                last = max((i for i, c in enumerate(r.slots) if c), default=-1)
-                row["buckets"] = [
-                    {"le": (1 << (i + 1)) - 1, "count": c} for i, c in enumerate(r.slots[: last + 1])
-                ]
-            rows.append(row)
-        return {"event": self.event, "by": self.by, "kind": self.kind, "unit": self.unit, "ts_ns": self.ts_ns,
-                "interval": self.interval, "total": self.total, "dropped": self.dropped, "rows": rows}  # fmt: skip
-
-    def render(self) -> str:
-        """bcc-style text: a count table, or one log2 histogram per key."""
-        if self.kind == "count":
-            return _render_counts(self)
-        return "\n\n".join(_render_log2(self, r) for r in self.rows) or f"(no {self.event} events)"
-
-
-def _render_counts(s: HistSnapshot) -> str:
-    rows = sorted(s.rows, key=lambda r: (-r.count, str(r.key)))
-    head = f"{(s.by or 'event').upper():<24} {'COUNT':>12}"
-    lines = [head] + [f"{s.event if r.key is None else str(r.key):<24} {r.count:>12}" for r in rows]
-    if s.dropped:
-        lines.append(f"({s.dropped} events not counted: the key map is full)")
-    return "\n".join(lines)
-
-
-def _render_log2(s: HistSnapshot, r: HistRow, width: int = 40) -> str:
-    first = min((i for i, c in enumerate(r.slots) if c), default=0)
-    last = max((i for i, c in enumerate(r.slots) if c), default=0)
-    peak = max(r.slots, default=0) or 1
-    title = f"{s.by} = {r.key}" if s.by else s.event
-    lines = [title, f"{s.unit:>20} {'':<14}: {'count':<8} distribution"]
-    for i in range(first, last + 1):
-        lo, hi = (0 if i == 0 else 1 << i), (1 << (i + 1)) - 1
-        bar = "*" * (r.slots[i] * width // peak)
-        lines.append(f"{lo:>20} -> {hi:<12}: {r.slots[i]:<8} |{bar:<{width}}|")
-    avg = r.sum // r.count if r.count else 0
-    lines.append(f"avg = {avg} {s.unit}, total: {r.sum} {s.unit}, count: {r.count}")
-    return "\n".join(lines)
-
-
-@dataclass
-class _Plan:
-    """What to load and attach for one hist request."""
-
-    kind: str
-    unit: str
-    programs: tuple[str, ...]
-    rodata: dict[str, int | bytes] = field(default_factory=dict)
-    key_signed: bool = False
-
-
-def _groupable(f: TpField) -> bool:
-    """An integer field (not an array, a string or a pointer)."""
-    plain = not (f.nelems or f.is_data_loc or f.is_rel_loc or "*" in f.ctype)
-    return plain and f.size in (1, 2, 4, 8)
 
 
 class Histogram:
-    """One in-kernel histogram. open() loads hist.bpf.o and attaches;
-    snapshot() reads the map; close() detaches and frees, in reverse order.
-    Not thread-safe; snapshot() is cheap (one map walk)."""
+    """One in-kernel aggregate. open() loads hist.bpf.o and attaches;
+    read()/snapshot() read the maps; close() detaches and frees, in reverse
+    order. Not thread-safe; a reading is one batch lookup per map."""
 
-    def __init__(
-        self, event: str, *, by: str | None = None, latency: bool = False, pid: int | None = None
-    ) -> None:
-        self.event = event.strip()
-        self.by = by
-        self.pid = pid
-        self.spec = None if self.event in RUNQLAT else resolve_probe(self.event)
-        self.plan = self._plan(latency)
+    def __init__(self, query: HistQuery, *, default_max_labels: int = DEFAULT_MAX_LABELS) -> None:
+        self.query = query
+        self.max_labels = query.max_labels or default_max_labels
+        self.pid = query.pid  # only this process; may be set before open() (hist -- CMD)
+        self.spec: DynamicSpec | None = None if query.event in RUNQLAT else resolve_probe(query.event)
+        self.plan: Plan = plan(query, self.spec)
         self._stack = ExitStack()
         self._obj: BpfObject | None = None
         self.links: list[Link] = []
 
-    # -- configuration -------------------------------------------------------
-
-    def _by_rodata(self, allowed: tuple[str, ...]) -> dict[str, int | bytes]:
-        if self.by is None:
-            return {"rs_by": _by_code("none")}
-        if self.by in allowed:
-            return {"rs_by": _by_code(self.by)}
-        raise BadInput(
-            f"hist -e {self.event}: cannot group --by {self.by!r} (choose from {', '.join(allowed)})"
-        )
-
-    def _plan(self, latency: bool) -> _Plan:
-        spec = self.spec
-        if spec is None:
-            return _Plan("log2", "nsecs", ("hist_wakeup", "hist_wakeup_new", "hist_switch"),
-                         self._by_rodata(("comm", "pid", "tid")))  # fmt: skip
-        if isinstance(spec, TracepointSpec):
-            if latency:
-                raise BadInput("--latency needs a uretprobe/uprobe event or runqlat; tracepoints are counted")
-            return self._tracepoint_plan(spec)
-        if isinstance(spec, UprobeSpec):
-            if latency or spec.retprobe:
-                return _Plan(
-                    "log2", "nsecs", ("hist_uentry", "hist_uret"), self._by_rodata(("comm", "pid", "tid"))
-                )
-            if self.by and self.by[:3] == "arg" and self.by[3:].isdigit() and int(self.by[3:]) < 5:
-                return _Plan(
-                    "count",
-                    "",
-                    ("hist_uprobe_count",),
-                    {"rs_by": _by_code("arg"), "rs_key_arg": int(self.by[3:])},
-                )
-            return _Plan(
-                "count", "", ("hist_uprobe_count",), self._by_rodata(("comm", "pid", "tid", "arg0..arg4"))
-            )
-        raise BadInput(f"hist supports tracepoints, uprobes, uretprobes and runqlat, not {self.event!r}")
-
-    def _tracepoint_plan(self, spec: TracepointSpec) -> _Plan:
-        if self.by is None or self.by in ("comm", "pid", "tid"):
-            return _Plan("count", "", ("hist_tp_count",), self._by_rodata(("comm", "pid", "tid")))
-        name = self.by.removeprefix("tp_")
-        f = next((f for f in spec.fields if f.name == name), None)
-        if f is None or not _groupable(f):
-            fields = [g.name for g in spec.fields if _groupable(g)]
-            raise BadInput(f"--by {self.by!r}: not an integer field of {spec.format.full_name} "
-                           f"(fields: {', '.join(fields)}; or comm, pid, tid)")  # fmt: skip
-        rodata: dict[str, int | bytes] = {
-            "rs_by": _by_code("field"),
-            "rs_key_off": f.offset,
-            "rs_key_size": f.size,
-        }
-        return _Plan("count", "", ("hist_tp_count",), rodata, key_signed=f.signed)
+    @property
+    def event(self) -> str:
+        return self.query.event
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -231,35 +89,39 @@ class Histogram:
         require_caps("hist", *caps.TRACING)
         if self.spec is not None:
             require_caps(self.spec.name, *self.spec.capabilities)
-        if self.spec is None:
+        if self.plan.needs_tp_btf:
             features.require(features.probe().tp_btf)
         obj = self._obj = self._stack.enter_context(BpfObject.open(object_path("hist")))
+        programs = self.plan.programs
         for prog in obj.programs.values():
-            prog.set_autoload(prog.name in self.plan.programs)
+            prog.set_autoload(prog.name in programs)
         obj.set_rodata(**self.plan.rodata, rs_tgid=self.pid or 0)
+        obj.set_max_entries("rs_hist", self.max_labels)
         obj.load()
-        for link in self._attach(obj):
-            self.links.append(self._stack.enter_context(link))
-        btf = obj.btf
-        self._key_dtype = struct_dtype(btf, "rs_hist_key")
-        self._val_dtype = struct_dtype(btf, "rs_hist_val")
+        for hook in self.plan.hooks:
+            for link in self._attach(obj, hook):
+                self.links.append(self._stack.enter_context(link))
+        self._key_dtype = struct_dtype(obj.btf, "rs_hist_key")
+        self._val_dtype = struct_dtype(obj.btf, "rs_hist_val")
 
-    def _attach(self, obj: BpfObject) -> list[Link]:
-        spec, pid = self.spec, -1 if self.pid is None else self.pid
-        if spec is None:
-            return [obj.program(p).attach() for p in self.plan.programs]
-        if isinstance(spec, TracepointSpec):
-            return [obj.program("hist_tp_count").attach_tracepoint(spec.format.system, spec.format.name)]
-        assert isinstance(spec, UprobeSpec)
-        if self.plan.kind == "count":
-            return [obj.program("hist_uprobe_count").attach_uprobe(spec.binary, spec.offset, pid=pid)]
-        entry = obj.program("hist_uentry").attach_uprobe(spec.binary, spec.offset, pid=pid)
-        try:
-            ret = obj.program("hist_uret").attach_uprobe(spec.binary, spec.offset, retprobe=True, pid=pid)
-        except BaseException:
-            entry.close()
-            raise
-        return [entry, ret]
+    def _attach(self, obj: BpfObject, hook: Hook) -> list[Link]:
+        pid = -1 if self.pid is None else self.pid
+        prog = obj.program(hook.program)
+        if hook.tracepoint is not None:
+            return [prog.attach_tracepoint(*hook.tracepoint)]
+        if hook.uprobe is not None:
+            binary, offset, ret = hook.uprobe
+            return [prog.attach_uprobe(binary, offset, retprobe=ret, pid=pid)]
+        if hook.usdt is not None:
+            links: list[Link] = []
+            try:
+                links.extend(hook.usdt.attach_program(obj, hook.program, 0, self.pid))
+            except BaseException:
+                for link in links:
+                    link.close()
+                raise
+            return links
+        return [prog.attach()]
 
     def close(self) -> None:
         """Detach and free everything. Idempotent."""
@@ -277,42 +139,63 @@ class Histogram:
 
     # -- reading -----------------------------------------------------------------
 
-    def snapshot(self) -> HistSnapshot:
-        """The cumulative counts so far."""
+    def read(self) -> HistData:
+        """The cumulative maps now, as arrays."""
         assert self._obj is not None, "histogram is not open"
-        hist = self._obj.map("rs_hist")
-        rows = []
-        for k, v in hist.items():
-            key = np.frombuffer(k, self._key_dtype)[0]
-            val = np.frombuffer(v, self._val_dtype)[0]
-            slots = tuple(int(x) for x in val["slots"]) if self.plan.kind == "log2" else ()
-            rows.append(HistRow(self._key(key), int(val["count"]), int(val["sum"]), slots))
-        dropped = int.from_bytes(self._obj.map("rs_hist_dropped").lookup(bytes(4)) or bytes(8), "little")
+        obj = self._obj
+        raw_keys, raw_vals, n = obj.map("rs_hist").dump()
+        keys = np.frombuffer(raw_keys, self._key_dtype, n)
+        vals = np.frombuffer(raw_vals, self._val_dtype, n)
+        other = np.frombuffer(obj.map("rs_hist_other").lookup(_ZERO_KEY) or bytes(self._val_dtype.itemsize),
+                              self._val_dtype)[0]  # fmt: skip
+        return HistData(keys, vals["count"], vals["sum"], vals["slots"], other, self._counter("rs_hist_overflow"),
+                        self._counter("rs_hist_missed"), time.monotonic_ns())  # fmt: skip
+
+    def _counter(self, name: str) -> int:
+        assert self._obj is not None
+        return int.from_bytes(self._obj.map(name).lookup(_ZERO_KEY) or bytes(8), "little")
+
+    def labels(self, keys: np.ndarray) -> list[int | str | None]:
+        """The label value of each key: comm, pid, a field (sign-extended),
+        an argument, or a syscall's name; None without `by`."""
+        how = self.plan.key
+        if how == "none":
+            return [None] * len(keys)
+        if how == "comm":
+            return [bytes(c).split(b"\0", 1)[0].decode(errors="replace") for c in keys["comm"]]
+        values = keys["key"].astype(np.uint64)
+        bits = self.plan.key_bits
+        if how in ("signed", "syscall") and bits < 64:
+            values = values & np.uint64((1 << bits) - 1)
+            ints = [v - (1 << bits) if v >> (bits - 1) & 1 else v for v in values.tolist()]
+        else:
+            ints = values.view(np.int64).tolist() if how == "signed" else values.tolist()
+        if how == "syscall":
+            names = syscall_names()
+            return [names.get(v, f"syscall_{v}") for v in ints]
+        return list(ints)
+
+    def snapshot(self) -> HistSnapshot:
+        """The cumulative counts so far, as rows sorted by count."""
+        d = self.read()
+        log2 = self.plan.kind == "log2"
+        slots = [tuple(s) for s in d.slots.tolist()] if log2 else [()] * len(d.keys)
+        labels, counts, sums = self.labels(d.keys), d.count.tolist(), d.sum.tolist()
+        rows = [HistRow(*r) for r in zip(labels, counts, sums, slots, strict=True)]
         rows.sort(key=lambda r: (-r.count, str(r.key)))
-        return HistSnapshot(self.event, self.by, self.plan.kind, self.plan.unit, time.monotonic_ns(),
-                            tuple(rows), dropped)  # fmt: skip
-
-    def _key(self, key: np.void) -> int | str | None:
-        if self.by is None:
-            return None
-        if self.by == "comm":
-            return bytes(key["comm"]).split(b"\0", 1)[0].decode(errors="replace")
-        value = int(key["key"])
-        if self.plan.key_signed:
-            bits = 8 * int(self.plan.rodata.get("rs_key_size", 8))
-            value = value - (1 << bits) if value >> (bits - 1) & 1 else value
-        return value
+        other = HistRow(OTHER, int(d.other["count"]), int(d.other["sum"]),
+                        tuple(int(x) for x in d.other["slots"]) if log2 else ())  # fmt: skip
+        return HistSnapshot(self.event, self.query.by, self.plan.kind, self.plan.unit, d.ts_ns, tuple(rows),
+                            d.overflow, other=other if other.count else None)  # fmt: skip
 
 
-def collect(
-    event: str, *, by: str | None = None, latency: bool = False, pid: int | None = None, duration: float = 1.0
-) -> dict[str, Any]:
-    """One-shot: aggregate `event` for `duration` seconds and return the
-    snapshot as a JSON-ready dict (what `GET /api/hist` serves). Blocking:
-    call it from a worker thread in async code. Raises BadInput,
-    NotSupported, PermissionDenied like the CLI."""
+def collect(query: HistQuery, duration: float = 1.0) -> dict[str, Any]:
+    """One-shot: aggregate for `duration` seconds and return the snapshot as
+    a JSON-ready dict (what `GET /api/hist` serves). Blocking: call it from
+    a worker thread in async code. Raises BadInput, NotSupported,
+    PermissionDenied like the CLI."""
     if not 0 < duration <= 60:
         raise BadInput(f"bad duration {duration}: must be in (0, 60] seconds")
-    with Histogram(event, by=by, latency=latency, pid=pid) as h:
+    with Histogram(query) as h:
         time.sleep(duration)
         return h.snapshot().as_dict()

@@ -147,13 +147,18 @@ class UsdtSpec(DynamicSpec):
         return bytes(value)
 
     def attach(self, obj: BpfObject, tag: int, pid: int | None) -> Iterator[Link]:
+        return self.attach_program(obj, "handle_usdt", tag, pid)
+
+    def attach_program(self, obj: BpfObject, program: str, tag: int, pid: int | None) -> Iterator[Link]:
+        """`program` (of an object that includes usdt.bpf.h) on every location
+        of this probe, each with its argument spec in the object's rs_usdt_specs."""
         if len(self.notes) > 0xFFFF:
             raise BadInput(f"{self.name}: too many probe locations")
         specs = obj.map("rs_usdt_specs")
         for i, note in enumerate(self.notes):
             cookie = tag | i << 16
             specs.update(struct.pack("<I", cookie), self._spec_value(obj.btf, note))
-            yield obj.program("handle_usdt").attach_uprobe(
+            yield obj.program(program).attach_uprobe(
                 self.binary, note.offset, pid=-1 if pid is None else pid, cookie=cookie,
                 ref_ctr_offset=note.semaphore,
             )  # fmt: skip

@@ -291,7 +291,7 @@ $("#hist-form").addEventListener("submit", async (e) => {
   try {
     const doc = await api("/api/hist?" + q);
     if (doc.error) throw new Error(doc.error);
-    $("#hist-error").textContent = `${doc.total} events, ${doc.dropped} dropped (${doc.unit || "count"})`;
+    $("#hist-error").textContent = `${doc.total} events, ${doc.overflow} in "other" (${doc.unit || "count"})`;
     const body = $("#hist-table tbody");
     body.textContent = "";
     for (const row of doc.rows) {
