@@ -48,9 +48,9 @@ def test_trace_with_globs() -> None:
         (["record", "-e", "sched:sched_process_*", "--", "true"], "record samples on one event; 'sched:sched_process_*' matches"),
         (["record", "-e", "cpu-cl*", "--", "true"], "wildcards match tracepoints only"),
         (["stat", "-e", "sched:nosuch_*", "--", "true"], "no tracepoint matches 'sched:nosuch_*'"),
-        (["hist", "-e", "sched:sched_process_*", "--", "true"], "hist aggregates one event; 'sched:sched_process_*' matches"),
-        (["hist", "-e", "exec"], "hist takes tracepoint:SYS:NAME (or SYS:NAME"),
-        (["hist", "-e", "exec"], "uretprobe:BIN:FUNC (latency), runqlat"),
+        (["hist", "-e", "sched:sched_process_*", "--", "true"], "an aggregate is of one event; 'sched:sched_process_*' matches"),
+        (["hist", "-e", "exec"], "aggregate 'exec': it takes tracepoint:SYS:NAME (or SYS:NAME"),
+        (["hist", "-e", "exec"], "uretprobe:BIN:FUNC (latency), usdt:BIN:PROVIDER:NAME, runqlat"),
         (["list", "uprobe:/no/such/binary:*"], "no such binary"),
     ],
 )  # fmt: skip
