@@ -9,6 +9,7 @@ hand. Pure parsing; `read_format` is the only function that touches tracefs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -69,6 +70,7 @@ class TpFormat:
     name: str
     id: int
     fields: tuple[TpField, ...]
+    text: str = dataclasses.field(default="", compare=False)  # the format file as read (a capture keeps it)
 
     @property
     def full_name(self) -> str:
@@ -110,7 +112,7 @@ def parse_format(text: str, system: str = "", name: str = "") -> TpFormat:
     )
     if not fields:
         raise ValueError("no fields in format file")
-    return TpFormat(system, name or (found[1] if found else ""), int(ident[1]) if ident else 0, fields)
+    return TpFormat(system, name or (found[1] if found else ""), int(ident[1]) if ident else 0, fields, text)
 
 
 @cache
