@@ -199,6 +199,11 @@ class Probes:
         """Never: the kernel side may always produce more until detached."""
         return False
 
+    @property
+    def truncated(self) -> str | None:
+        """Never: only a capture file can stop short."""
+        return None
+
     def type_codes(self) -> dict[str, int]:
         """Every loaded event's type code (its bit in the filter's type mask),
         by the name that stands for its code."""

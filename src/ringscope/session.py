@@ -53,6 +53,8 @@ class Producer(Protocol):
 
     @property
     def reader(self) -> Reader | None: ...
+    @property
+    def truncated(self) -> str | None: ...  # where a capture file stops short
 
     def open(self, helpers: Sequence[EventSpec] = ()) -> None: ...
     def btfs(self) -> dict[str, Btf]: ...
@@ -162,6 +164,12 @@ class Session:
     def btfs(self) -> dict[str, Btf]:
         """The BTF of each object the events are decoded with, by name."""
         return self.probes.btfs()
+
+    @property
+    def truncated(self) -> str | None:
+        """Where a replayed capture file stops inside a block (a writer
+        killed mid-block), once the replay got there; else None."""
+        return self.probes.truncated
 
     @property
     def exhausted(self) -> bool:

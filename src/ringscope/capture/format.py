@@ -52,6 +52,7 @@ class Block:
     kind: int
     payload: bytes  # decompressed
     offset: int  # of its header in the file
+    complete: bool = True  # False: the file stops inside it; payload is what its bytes held
 
 
 class BlockWriter:
@@ -67,18 +68,55 @@ class BlockWriter:
         self._write(FILE_HEADER.pack(MAGIC, VERSION, 0, 0))
 
     def write(self, kind: Kind, payload: bytes) -> None:
-        codec, stored = Codec.NONE, payload
-        if self._zstd is not None and len(payload) > 64:
-            packed = self._zstd.compress(payload)
-            if len(packed) < len(payload):
-                codec, stored = Codec.ZSTD, packed
+        """One block of `payload`, compressed at once."""
+        block = self.block()
+        block.add([payload])
+        self.finish(kind, block)
+
+    def block(self) -> BlockBuilder:
+        """A block to fill piece by piece (a POLLS block, one poll at a time)."""
+        return BlockBuilder(None if self._zstd is None else self._zstd.compressobj())
+
+    def finish(self, kind: Kind, block: BlockBuilder) -> None:
+        """Write `block` as one block of `kind`."""
+        codec, stored = block.close()
         crc = zlib.crc32(stored)
-        self._write(BLOCK_HEADER.pack(len(stored), len(payload), kind, codec, 0, crc) + stored)
+        self._write(BLOCK_HEADER.pack(len(stored), block.raw_len, kind, codec, 0, crc) + stored)
 
     def _write(self, data: bytes) -> None:
         self.fh.write(data)
         self.fh.flush()
         self.bytes_written += len(data)
+
+
+class BlockBuilder:
+    """A block's stored bytes, made as its pieces come. Compressed, each
+    add() ends a zstd block, so that the first bytes of a block cut short
+    still decode to whole pieces (BlockReader's partial blocks)."""
+
+    def __init__(self, zstd: zstandard.ZstdCompressionObj | None) -> None:
+        self._zstd = zstd
+        self._stored: list[bytes | memoryview] = []
+        self.raw_len = 0
+        self.stored_len = 0
+
+    def add(self, parts: list[bytes | memoryview]) -> None:
+        for part in parts:
+            self.raw_len += len(part)
+            self._put(part if self._zstd is None else self._zstd.compress(part))
+        if self._zstd is not None:
+            self._put(self._zstd.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+
+    def _put(self, data: bytes | memoryview) -> None:
+        if data:
+            self._stored.append(data)
+            self.stored_len += len(data)
+
+    def close(self) -> tuple[Codec, bytes]:
+        if self._zstd is None:
+            return Codec.NONE, b"".join(self._stored)
+        self._put(self._zstd.flush())
+        return Codec.ZSTD, b"".join(self._stored)
 
 
 class BlockReader:
@@ -103,6 +141,8 @@ class BlockReader:
         self.offset = FILE_HEADER.size
 
     def __iter__(self) -> Iterator[Block]:
+        """Whole blocks, then a partial last one (complete=False) if the
+        file stops inside it."""
         while self.truncated is None:
             block = self._next()
             if block is None:
@@ -124,7 +164,7 @@ class BlockReader:
         stored = self.fh.read(stored_len)
         if len(stored) < stored_len:
             self._cut(at, BLOCK_HEADER.size + len(stored), BLOCK_HEADER.size + stored_len)
-            return None
+            return Block(kind, self._partial(stored, codec), at, complete=False)
         if zlib.crc32(stored) != crc:
             raise BadInput(f"{self.name}: corrupt capture: bad checksum in the block at byte {at}")
         self.offset = at + BLOCK_HEADER.size + stored_len
@@ -141,6 +181,16 @@ class BlockReader:
         if len(payload) != raw_len:
             raise BadInput(f"{self.name}: corrupt capture: block at byte {at} has the wrong length")
         return payload
+
+    def _partial(self, stored: bytes, codec: int) -> bytes:
+        """What the first bytes of a block hold: a prefix of its payload
+        (a zstd frame decodes as far as its bytes go). No checksum to check."""
+        if codec == Codec.NONE:
+            return stored
+        try:
+            return self._zstd.decompressobj().decompress(stored)
+        except zstandard.ZstdError:
+            return b""
 
     def _cut(self, at: int, have: int, need: int) -> None:
         self.truncated = f"{self.name} stops inside the block at byte {at} ({have} of {need} bytes)"

@@ -67,17 +67,20 @@ class PollDecoder:
         self.name = name
         self._drops: list[int] = []
 
-    def decode(self, payload: bytes, at: int) -> Iterator[PollRecord]:
-        """The records of the POLLS block at file offset `at`."""
+    def decode(self, payload: bytes, at: int, *, complete: bool = True) -> Iterator[PollRecord]:
+        """The records of the POLLS block at file offset `at`. Of a partial
+        block (the file stops inside it), the records it holds whole."""
         pos = 0
-        try:
-            while pos < len(payload):
+        while pos < len(payload):
+            try:
                 poll, pos = self._one(payload, pos)
-                yield poll
-        except (struct.error, ValueError) as e:
-            raise BadInput(
-                f"{self.name}: corrupt capture: poll record in the block at byte {at}: {e}"
-            ) from None
+            except (struct.error, ValueError) as e:
+                if not complete:
+                    return  # the cut: the reader has said where
+                raise BadInput(
+                    f"{self.name}: corrupt capture: poll record in the block at byte {at}: {e}"
+                ) from None
+            yield poll
 
     def _one(self, buf: bytes, pos: int) -> tuple[PollRecord, int]:
         now, flags, nruns = HEAD.unpack_from(buf, pos)

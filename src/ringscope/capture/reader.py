@@ -51,6 +51,8 @@ class CaptureFile:
     def _read_description(self) -> Meta:
         meta: Meta | None = None
         for block in self._iter:
+            if not block.complete and block.kind != Kind.POLLS:
+                break
             if block.kind == Kind.META and meta is None:
                 meta = Meta.parse(block.payload, self.name)
             elif block.kind == Kind.BTF:
@@ -59,10 +61,11 @@ class CaptureFile:
             elif block.kind in (Kind.POLLS, Kind.END):
                 self._first = block
                 break
+        missing = [] if meta is None else [o for o in meta.objects if o not in self.btfs]
+        if self._blocks.truncated and (meta is None or missing):
+            raise BadInput(f"{self._blocks.truncated}, before the end of its description")
         if meta is None:
-            where = f" ({self._blocks.truncated})" if self._blocks.truncated else ""
-            raise BadInput(f"{self.name}: capture has no description (META block){where}")
-        missing = [o for o in meta.objects if o not in self.btfs]
+            raise BadInput(f"{self.name}: capture has no description (META block)")
         if missing or not meta.objects:
             raise BadInput(f"{self.name}: capture lacks the BTF of {', '.join(missing) or 'any object'}")
         return meta
@@ -83,7 +86,7 @@ class CaptureFile:
         block, self._first = self._first, None
         while block is not None:
             if block.kind == Kind.POLLS:
-                for poll in decoder.decode(block.payload, block.offset):
+                for poll in decoder.decode(block.payload, block.offset, complete=block.complete):
                     self.polls_read += 1
                     yield poll
             elif block.kind == Kind.END:

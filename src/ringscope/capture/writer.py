@@ -13,15 +13,34 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from ..btf import Btf
 from ..errors import RingscopeError
+from ..events.spec import EventSpec
+from ..filters import Filter
 from ..transport.capture import PollRecord
-from .format import BlockWriter, Kind
+from .format import BlockBuilder, BlockWriter, Kind
+from .meta import make_meta
 from .polls import PollEncoder
 
-__all__ = ["BLOCK_BYTES", "BLOCK_SECONDS", "CaptureWriter"]
+__all__ = ["BLOCK_BYTES", "BLOCK_SECONDS", "CaptureWriter", "Captured"]
+
+
+class Captured(Protocol):
+    """What the description of a capture is made from (an open Session)."""
+
+    specs: list[EventSpec]
+    filter: Filter
+
+    @property
+    def transport(self) -> str | None: ...
+    @property
+    def ring_size(self) -> int: ...
+    @property
+    def wakeup_bytes(self) -> int: ...
+    def btfs(self) -> dict[str, Btf]: ...
+
 
 BLOCK_BYTES = 1 << 20  # raw bytes per POLLS block: zstd's window sees enough to compress well
 BLOCK_SECONDS = 0.5  # at most this much of a live run waits in memory
@@ -38,9 +57,8 @@ class CaptureWriter:
         self._fh = fh
         self._out = BlockWriter(fh, compress=compress)
         self._polls = PollEncoder()
-        self._buf: list[bytes | memoryview] = []
-        self._buf_bytes = 0
-        self._buf_since = 0.0
+        self._block: BlockBuilder | None = None
+        self._block_since = 0.0
         self.polls = 0
         self.events = 0
         self.raw_bytes = 0  # poll records before compression
@@ -58,6 +76,13 @@ class CaptureWriter:
     def bytes_written(self) -> int:
         return self._out.bytes_written
 
+    def begin_session(self, session: Captured) -> None:
+        """begin() with the description of an open session."""
+        btfs = session.btfs()
+        meta = make_meta(session.specs, list(btfs), transport=session.transport, ring_size=session.ring_size,
+                         wakeup_bytes=session.wakeup_bytes, filter=session.filter)  # fmt: skip
+        self.begin(meta, btfs)
+
     def begin(self, meta: dict[str, Any], btfs: dict[str, Btf]) -> None:
         """The file header and the description: META, then the BTF of each
         object in `meta["objects"]` order."""
@@ -68,24 +93,26 @@ class CaptureWriter:
                 self._out.write(Kind.BTF, name.encode() + b"\0" + btfs[name].raw)
 
     def polled(self, poll: PollRecord) -> None:
-        """The stream's Tap: buffer this poll, write a block when it is due."""
-        if not self._buf:
-            self._buf_since = time.monotonic()
-        self._buf_bytes += self._polls.encode(poll, self._buf)
+        """The stream's Tap: add this poll to the block, write it when due."""
+        if self._block is None:
+            self._block = self._out.block()
+            self._block_since = time.monotonic()
+        parts: list[bytes | memoryview] = []
+        self._polls.encode(poll, parts)
+        self._block.add(parts)  # compressed now: the copy of the Runs is not kept
         self.polls += 1
         self.events += poll.events
-        if self._buf_bytes >= BLOCK_BYTES or time.monotonic() - self._buf_since >= BLOCK_SECONDS:
+        if self._block.raw_len >= BLOCK_BYTES or time.monotonic() - self._block_since >= BLOCK_SECONDS:
             self.flush()
 
     def flush(self) -> None:
-        """Write what is buffered as one POLLS block."""
-        if not self._buf:
+        """Write the polls added so far as one POLLS block."""
+        block, self._block = self._block, None
+        if block is None:
             return
-        payload = b"".join(self._buf)
-        self.raw_bytes += len(payload)
-        self._buf, self._buf_bytes = [], 0
+        self.raw_bytes += block.raw_len
         with self._errors():
-            self._out.write(Kind.POLLS, payload)
+            self._out.finish(Kind.POLLS, block)
 
     def close(self) -> None:
         """The last block, END with the totals, and the file. Idempotent."""

@@ -17,11 +17,12 @@ from types import FrameType
 from typing import BinaryIO
 
 from .. import caps, encode
+from ..capture import CaptureWriter
 from ..errors import BadInput, RingscopeError, require_caps
 from ..events.records import Chunk
 from ..session import Session
 from ..transport import MAX_RING_SIZE
-from .options import add_session_options, event_names, filter_from_args, ring_size
+from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +34,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="text, or json (NDJSON)")
     p.add_argument("-o", "--output", help="write events to FILE instead of standard output "
                                           "(the traced command's own output stays on the terminal)")  # fmt: skip
+    p.add_argument("-w", "--write", metavar="FILE",
+                   help="also save what comes off the ring to capture FILE (replay it with -i)")  # fmt: skip
+    p.add_argument("-i", "--input", metavar="FILE",
+                   help="replay capture FILE instead of tracing (needs no privilege)")  # fmt: skip
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS: run and trace CMD")
     p.set_defaults(func=run)
 
@@ -123,16 +128,39 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"bad duration {args.duration}: must be positive")
     if cmd and args.pid:
         raise BadInput("use either -p PID or -- CMD, not both")
-    flt = filter_from_args(args)
-    out = _output(args.output)
-    session = Session(event_names(args), filter=flt, ring_size=ring_size(args), transport=args.transport)
-    proc, release = None, -1
-    if cmd:
-        require_caps("tracing", *caps.TRACING)  # before CMD starts, not after
-        proc, release = _spawn_held(cmd)
-        session.filter = flt.with_pid(proc.pid, follow=True)
+    if args.input is not None:
+        check_replay_args(args, cmd)
+        if args.write is not None:
+            raise BadInput("-w and -i go apart: a capture is already a capture")
+        session = Session.replay(args.input)
+    else:
+        session = Session(
+            event_names(args),
+            filter=filter_from_args(args),
+            ring_size=ring_size(args),
+            transport=args.transport,
+        )
     try:
+        return _run(session, args, cmd)
+    finally:
+        session.close()  # a replay holds its file from Session.replay() on
+
+
+def _run(session: Session, args: argparse.Namespace, cmd: list[str]) -> int:
+    out = _output(args.output)
+    writer = None
+    proc, release = None, -1
+    try:
+        if args.write is not None:
+            writer = CaptureWriter.open(args.write)  # before CMD starts: a bad path is one line, not a trace
+        if cmd:
+            require_caps("tracing", *caps.TRACING)  # before CMD starts, not after
+            proc, release = _spawn_held(cmd)
+            session.filter = session.filter.with_pid(proc.pid, follow=True)
         with stop_on_signals() as stop, session:
+            if writer is not None:
+                writer.begin_session(session)
+                session.tap(writer)
             if proc is not None:
                 session.follow(proc.pid)
                 os.write(release, b"g")
@@ -151,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         if args.output:
             with contextlib.suppress(OSError):
                 out.close()
+        if writer is not None:
+            writer.close()
 
 
 CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memory
@@ -169,7 +199,7 @@ def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, 
     left = args.count
     shown = 0
     while left is None or left > 0:
-        done = stop.set or (proc is not None and proc.poll() is not None)
+        done = stop.set or (proc is not None and proc.poll() is not None) or session.exhausted
         if deadline is not None and time.monotonic() >= deadline:
             done = True
         if done:
@@ -195,6 +225,8 @@ def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, 
         if done:
             break
     print(_summary(session, shown), file=sys.stderr)
+    if session.truncated:
+        print(f"ringscope: {session.truncated}: replayed up to there", file=sys.stderr)
     return 0
 
 
