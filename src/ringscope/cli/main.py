@@ -12,7 +12,7 @@ from types import ModuleType
 from ..errors import RingscopeError, VerifierError
 
 # Each module has register(subparsers) and run(args) -> int.
-SUBCOMMANDS = ("list", "trace", "serve", "stat", "record", "report", "top", "hist")
+SUBCOMMANDS = ("list", "trace", "serve", "stat", "record", "report", "top", "hist", "convert")
 
 EXIT_USAGE = 2
 

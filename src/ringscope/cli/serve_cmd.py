@@ -118,7 +118,10 @@ def _session(args: argparse.Namespace) -> Session:
         if args.speed != 1.0:
             raise BadInput("--speed goes with -i FILE")
         return Session(
-            event_names(args), filter=filter_from_args(args), ring_size=ring_size(args), transport=args.transport
+            event_names(args),
+            filter=filter_from_args(args),
+            ring_size=ring_size(args),
+            transport=args.transport,
         )
     check_replay_args(args, [])
     if args.capture is not None:
