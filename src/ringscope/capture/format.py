@@ -59,7 +59,8 @@ class BlockWriter:
     """Appends blocks to `fh` (positioned at its end), each flushed as one
     write. Owns no file: the caller closes `fh`. Not thread-safe."""
 
-    def __init__(self, fh: BinaryIO, *, compress: bool = True, level: int = 3) -> None:
+    # Level 1: on the test captures within 4 % of level 3's size, at 1.25x its speed (it runs live).
+    def __init__(self, fh: BinaryIO, *, compress: bool = True, level: int = 1) -> None:
         self.fh = fh
         self._zstd = zstandard.ZstdCompressor(level=level) if compress else None
         self.bytes_written = 0

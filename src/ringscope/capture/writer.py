@@ -120,7 +120,8 @@ class CaptureWriter:
             return
         try:
             self.flush()
-            end = {"polls": self.polls, "events": self.events, "closed": time.time_ns()}
+            end = {"polls": self.polls, "events": self.events, "raw_bytes": self.raw_bytes,
+                   "closed_unix_ns": time.time_ns()}  # fmt: skip
             with self._errors():
                 self._out.write(Kind.END, json.dumps(end).encode())
         finally:
