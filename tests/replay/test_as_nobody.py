@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ringscope import caps
+import pytest
+
 from tests.conftest import need
 
 ROOT = Path(__file__).parent.parent.parent
@@ -32,8 +33,7 @@ def _setpriv(extra: list[str], argv: list[str], env: dict[str, str]) -> subproce
 
 def test_the_replay_tier_passes_as_nobody() -> None:
     if os.geteuid() != 0:
-        assert not caps.has(caps.CAP_BPF) or os.geteuid() != 0  # already the unprivileged run
-        return
+        pytest.skip("not root: this run of the tier is an unprivileged one already")
     need(shutil.which("setpriv") is not None, "setpriv (util-linux) runs the tier as nobody")
     base = tempfile.mkdtemp(prefix="ringscope-nobody-")
     try:

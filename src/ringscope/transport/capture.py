@@ -117,10 +117,12 @@ class CaptureReader:
         return self._efd
 
     def wait(self, timeout: float) -> bool:
+        """Sleep until the next poll is due, at most `timeout` seconds."""
         due = self._due_in()
-        if due is None or due > 0:
-            time.sleep(max(0.0, min(timeout, timeout if due is None else due)))
-            due = self._due_in()
+        if due is not None and due <= 0:
+            return True
+        time.sleep(max(0.0, timeout if due is None else min(timeout, due)))
+        due = self._due_in()
         return due is not None and due <= 0
 
     def drain(self, *, flush: bool = False) -> list[Run]:
