@@ -9,10 +9,14 @@ RINGSCOPE_UPDATE_TEST_DATA=1 to write them again.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,9 +107,7 @@ def test_every_event_type_replays_byte_for_byte(prog: Path, tmp_path: Path) -> N
     for case in _cases(prog):
         cap, live = _live(case, tmp_path)
         assert _replay(cap) == live, case.name
-        import orjson
-
-        seen |= {orjson.loads(line)["type"].split(":")[0] for line in live.splitlines()}
+        seen |= {json.loads(line)["type"].split(":")[0] for line in live.splitlines()}
         if os.environ.get("RINGSCOPE_UPDATE_TEST_DATA") == "1":
             shutil.copy(cap, DATA / cap.name)
             (DATA / f"{case.name}.ndjson").write_bytes(live)
@@ -131,3 +133,37 @@ def test_a_capture_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
         lines = p.stderr.decode().strip().splitlines()
         assert p.returncode == 1 and len(lines) == 1, (target, p.stderr)
         assert lines[0].startswith(f"ringscope: error: cannot write {target}") and why in lines[0]
+
+
+OPENS = """
+import os, sys
+sys.stdin.read(1)
+for i in range(50):
+    try: os.open(f"/nonexistent/serve-capture-{i}", 0)
+    except OSError: pass
+"""
+
+
+def test_serve_capture_saves_what_the_clients_were_served(tmp_path: Path) -> None:
+    cap = tmp_path / "served.rscap"
+    with (
+        subprocess.Popen([sys.executable, "-c", OPENS], stdin=subprocess.PIPE) as child,
+        subprocess.Popen([*RINGSCOPE, "serve", "-e", "open", "-p", str(child.pid), "--port", "0",
+                          "--capture", str(cap)], stderr=subprocess.PIPE, text=True) as server,
+    ):  # fmt: skip
+        assert server.stderr is not None and child.stdin is not None
+        try:
+            m = re.search(r"serving on (http://\S+?)/ ", server.stderr.readline())
+            assert m, "serve did not start"
+            with urllib.request.urlopen(f"{m[1]}/events.ndjson?limit=50", timeout=60) as r:
+                child.stdin.write(b"g")
+                child.stdin.close()
+                served = [json.loads(line) for line in r.read().splitlines()]
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.stderr.read()
+            assert server.wait(60) == 0
+    events = [r for r in served if r["type"] == "open"]
+    assert len(events) == 50 and served[-1]["type"] == "end"
+    replayed = [json.loads(line) for line in _replay(cap).splitlines()]
+    assert [r for r in replayed if r["type"] == "open"][:50] == events
