@@ -217,8 +217,12 @@ class Hub:
                 # through: no need to poll the ring every millisecond.
                 idle = not self.subscribers
                 timeout = IDLE_INTERVAL if idle else self.session.drain_interval
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops
+                # a cancel (stop()) that lands as the wake-up does, and stop()
+                # then waits for ever (seen with a replay's always-ready fd).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
                 self._wake.clear()
                 self.pump()
         except Exception as e:
