@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,3 +168,27 @@ def test_serve_capture_saves_what_the_clients_were_served(tmp_path: Path) -> Non
     assert len(events) == 50 and served[-1]["type"] == "end"
     replayed = [json.loads(line) for line in _replay(cap).splitlines()]
     assert [r for r in replayed if r["type"] == "open"][:50] == events
+
+
+def test_a_writer_killed_while_live_leaves_a_capture_that_replays(tmp_path: Path) -> None:
+    cap = tmp_path / "killed.rscap"
+    loop = "import os, time\nwhile True:\n    os.close(os.open('/etc/hostname', 0)); time.sleep(0.01)"
+    with subprocess.Popen([*RINGSCOPE, "trace", "-e", "open", "-w", str(cap), "-o", os.devnull, "--",
+                           sys.executable, "-c", loop], stderr=subprocess.DEVNULL) as tracer:  # fmt: skip
+        children: list[int] = []
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not cap.exists():
+                time.sleep(0.1)
+            time.sleep(2)  # a POLLS block every 0.5 s while events flow
+            children = [
+                int(p) for p in Path(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read_text().split()
+            ]
+        finally:
+            tracer.kill()  # no END block, maybe a block half written
+            for pid in children:  # the traced loop: its tracer can no longer stop it
+                os.kill(pid, signal.SIGKILL)
+    p = _ringscope("trace", "-i", str(cap), "--format", "json")
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(line) for line in p.stdout.splitlines()]
+    assert sum(r.get("path") == "/etc/hostname" for r in rows) > 10  # the loop's, up to the kill
