@@ -90,6 +90,7 @@ class Btf:
         if magic != _MAGIC:
             raise BadInput("not BTF data (bad magic)")
         type_off, type_len, str_off, str_len = struct.unpack_from("<IIII", data, 8)
+        self.raw = bytes(data)  # as read: what a capture file keeps (no copy for bytes)
         self._types = memoryview(data)[hdr_len + type_off : hdr_len + type_off + type_len]
         self._strs = bytes(data[hdr_len + str_off : hdr_len + str_off + str_len])
         self._index: list[TypeInfo | None] = [None]  # type id 0 is void

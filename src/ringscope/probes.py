@@ -20,6 +20,7 @@ Not thread-safe: one thread drives it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 
@@ -187,6 +188,24 @@ class Probes:
         self._stack.close()
 
     # -- run-time control and counters ------------------------------------------
+
+    def btfs(self) -> dict[str, Btf]:
+        """Each loaded object's BTF, by stem, in load order (the decoder's)."""
+        return {stem: obj.btf for stem, obj in self.objects.items()}
+
+    def now_ns(self) -> int:
+        """The clock loss records are stamped with: the kernel's
+        CLOCK_MONOTONIC, which event timestamps (bpf_ktime_get_ns) use too."""
+        return time.monotonic_ns()
+
+    def exhausted(self) -> bool:
+        """Never: the kernel side may always produce more until detached."""
+        return False
+
+    @property
+    def truncated(self) -> str | None:
+        """Never: only a capture file can stop short."""
+        return None
 
     def type_codes(self) -> dict[str, int]:
         """Every loaded event's type code (its bit in the filter's type mask),

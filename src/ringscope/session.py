@@ -6,6 +6,8 @@
 
 A Session joins the two halves of the pipeline: Probes (probes.py), which
 owns every kernel object, and Stream (stream.py), which reads and decodes.
+Session.replay(path) puts a capture file (capture/replay.py) where the
+Probes were: the same Stream reads it, with no privilege at all.
 Lifetime: __enter__ (or open()) checks capabilities, probes features, creates
 the shared maps, loads one BPF object per source family, writes the filter
 and attaches; close() detaches and frees everything, in reverse order, on
@@ -18,21 +20,54 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from ._libbpf import BpfObject, Link
+from .btf import Btf
+from .capture.replay import Replay
 from .events.decode import Decoder
 from .events.records import Chunk, Item
-from .events.spec import LoadOptions, Row
+from .events.spec import EventSpec, LoadOptions, Row
 from .filters import Filter
 from .probes import Probes
 from .sources import DEFAULT_EVENTS, FOLLOW, resolve_events
-from .stream import Stream
+from .stream import Stream, Tap
 from .transport import DEFAULT_RING_SIZE, Reader, check_ring_size
 
-__all__ = ["Session"]
+__all__ = ["Producer", "Session"]
+
+
+class Producer(Protocol):
+    """What a session reads: the kernel (Probes) or a capture file (Replay).
+    It owns the reader and keeps the counters and the clock the stream reads."""
+
+    specs: list[EventSpec]
+    objects: dict[str, BpfObject]
+    links: list[Link]
+    transport: str | None
+    ring_size: int
+    wakeup_bytes: int
+
+    @property
+    def reader(self) -> Reader | None: ...
+    @property
+    def truncated(self) -> str | None: ...  # where a capture file stops short
+
+    def open(self, helpers: Sequence[EventSpec] = ()) -> None: ...
+    def btfs(self) -> dict[str, Btf]: ...
+    def attach(self) -> None: ...
+    def detach(self) -> None: ...
+    def close(self) -> None: ...
+    def type_codes(self) -> dict[str, int]: ...
+    def set_filter(self, flt: Filter, type_mask: int) -> None: ...
+    def follow(self, pid: int) -> None: ...
+    def drops_by_code(self) -> list[int]: ...
+    def skipped_runs(self) -> int: ...
+    def now_ns(self) -> int: ...
+    def exhausted(self) -> bool: ...
 
 
 class Session:
@@ -49,17 +84,32 @@ class Session:
         syscall_id: int | None = None,
         transport: str | None = None,
     ) -> None:
-        self.specs = resolve_events(events)
-        self.filter = filter or Filter(exclude_pid=os.getpid())
-        self.drain_interval = drain_interval
-        self.probes = Probes(
-            self.specs,
+        probes = Probes(
+            resolve_events(events),
             ring_size=check_ring_size(ring_size),
             wakeup_bytes=wakeup_bytes,
             transport=transport,
             options=LoadOptions(syscall_id=syscall_id),
         )
+        self._setup(probes, filter or Filter(exclude_pid=os.getpid()), drain_interval)
+
+    def _setup(self, producer: Producer, flt: Filter, drain_interval: float) -> None:
+        self.probes: Producer = producer
+        self.specs = producer.specs
+        self.filter = flt
+        self.drain_interval = drain_interval
         self.stream: Stream | None = None
+        self._tap: Tap | None = None
+
+    @classmethod
+    def replay(cls, path: str | Path, *, speed: float = 0.0, drain_interval: float = 0.001) -> Session:
+        """A session over a capture file instead of the kernel: the same
+        stream (seq, loss records) the capture was made from, read at
+        `speed` (0: as fast as it is polled; 1: the recorded pace). Needs
+        no privilege. BadInput for a file that is not a readable capture."""
+        session = cls.__new__(cls)
+        session._setup(Replay(path, speed=speed), Filter(), drain_interval)
+        return session
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -71,8 +121,11 @@ class Session:
             # The filter may have changed since __init__ (trace -- CMD follows its pid).
             self.probes.open(helpers=[FOLLOW] if self.filter.follow else [])
             assert self.probes.reader is not None
-            btfs = [obj.btf for obj in self.probes.objects.values()]
-            self.stream = Stream(self.probes.reader, Decoder(btfs, self.specs), self.probes)
+            btfs = list(self.probes.btfs().values())
+            self.stream = Stream(
+                self.probes.reader, Decoder(btfs, self.specs), self.probes, clock=self.probes.now_ns
+            )
+            self.stream.tap = self._tap
             self.set_filter(self.filter)
             self.probes.attach()
         except BaseException:
@@ -100,7 +153,29 @@ class Session:
     ) -> None:
         self.close()
 
+    def tap(self, tap: Tap | None) -> None:
+        """Show every poll to `tap` (a capture writer) from now on, or stop."""
+        self._tap = tap
+        if self.stream is not None:
+            self.stream.tap = tap
+
     # -- what the session holds ------------------------------------------------
+
+    def btfs(self) -> dict[str, Btf]:
+        """The BTF of each object the events are decoded with, by name."""
+        return self.probes.btfs()
+
+    @property
+    def truncated(self) -> str | None:
+        """Where a replayed capture file stops inside a block (a writer
+        killed mid-block), once the replay got there; else None."""
+        return self.probes.truncated
+
+    @property
+    def exhausted(self) -> bool:
+        """True when one more poll(flush=True) reads everything that will
+        ever come (a capture at its last poll); never for the kernel."""
+        return self.probes.exhausted()
 
     def _stream(self) -> Stream:
         assert self.stream is not None, "session is not open"

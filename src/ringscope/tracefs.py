@@ -11,6 +11,7 @@ every subcommand.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ class TpFormat:
     name: str
     id: int
     fields: tuple[TpField, ...]
+    text: str = dataclasses.field(default="", compare=False)  # the format file as read (a capture keeps it)
 
     @property
     def full_name(self) -> str:
@@ -130,7 +132,7 @@ def parse_format(text: str, system: str = "", name: str = "") -> TpFormat:
     )
     if not fields:
         raise ValueError("no fields in format file")
-    return TpFormat(system, name or (found[1] if found else ""), int(ident[1]) if ident else 0, fields)
+    return TpFormat(system, name or (found[1] if found else ""), int(ident[1]) if ident else 0, fields, text)
 
 
 def unreadable(root: Path, what: str) -> str:

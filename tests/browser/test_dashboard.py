@@ -3,6 +3,7 @@ events this test triggers, the rate chart, loss counters and clients."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from playwright.async_api import Browser, async_playwright, expect
 
 from ringscope.hub import Hub
 from ringscope.server import ServerState
+from ringscope.session import Session
 from tests.conftest import need
 from tests.server.conftest import make_runner, open_session, touch_paths
 
@@ -100,3 +102,26 @@ async def test_dashboard_histogram_panel(browser: Browser, url: str) -> None:
     await page.click("#h-run")
     await expect(page.locator("#hist-error")).to_contain_text("malformed probe spec", timeout=10000)
     assert not errors
+
+
+async def test_dashboard_plays_a_capture_with_its_losses(browser: Browser) -> None:
+    data = Path(__file__).parent.parent / "data"
+    live = [json.loads(line) for line in (data / "lost.ndjson").read_text().splitlines()]
+    kernel_lost = sum(r["count"] for r in live if r["type"] == "lost")
+    with Session.replay(data / "lost.rscap") as session:  # no kernel, no privilege
+        runner, base = await make_runner(ServerState(hub=Hub.for_session(session), session=session))
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(base + "/")
+            await expect(page.locator("#conn")).to_have_text("live")
+            await expect(page.locator("#lost-kernel")).to_have_text(str(kernel_lost), timeout=10000)
+            await expect(
+                page.locator("#events tbody td.details", has_text="/nonexistent/").first
+            ).to_be_visible()
+            await expect(page.locator("#legend")).to_contain_text("open")
+            assert errors == []
+            await page.close()
+        finally:
+            await runner.cleanup()

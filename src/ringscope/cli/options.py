@@ -11,7 +11,7 @@ from ..filters import Filter, parse_cgroup, parse_comm, parse_pid, parse_uid
 from ..sources import DEFAULT_EVENTS
 from ..transport import DEFAULT_RING_SIZE, TRANSPORTS, check_ring_size
 
-__all__ = ["add_session_options", "filter_from_args", "parse_size", "target_argv"]
+__all__ = ["add_session_options", "check_replay_args", "filter_from_args", "parse_size", "target_argv"]
 
 
 def parse_size(text: str) -> int:
@@ -41,6 +41,19 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
                    help="ringbuf (the default) or perfbuf (per-CPU perf buffers, merged by time; "
                         "chosen automatically where the kernel has no ringbuf). With perfbuf, "
                         "--ring-size is the total over all CPUs")  # fmt: skip
+
+
+def check_replay_args(args: argparse.Namespace, cmd: list[str]) -> None:
+    """-i FILE replays what was captured: the options that choose what the
+    kernel produces have nothing to act on, so they are refused, not ignored."""
+    given = [opt for opt, on in (
+        ("-e", args.events != ",".join(DEFAULT_EVENTS)), ("-p", args.pid is not None),
+        ("--comm", args.comm is not None), ("--uid", args.uid is not None),
+        ("--cgroup", args.cgroup is not None), ("--ring-size", args.ring_size != str(DEFAULT_RING_SIZE)),
+        ("--transport", args.transport is not None), ("-- CMD", bool(cmd)),
+    ) if on]  # fmt: skip
+    if given:
+        raise BadInput(f"{given[0]} does not apply to -i: a capture replays what was recorded")
 
 
 def event_names(args: argparse.Namespace) -> list[str]:

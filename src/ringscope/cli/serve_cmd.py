@@ -11,13 +11,14 @@ import ssl
 import sys
 from typing import TYPE_CHECKING
 
+from ..capture import CaptureWriter
 from ..errors import BadInput, RingscopeError
 from ..hub import DEFAULT_CLIENT_QUEUE, DEFAULT_REPLAY, Hub
 from ..session import Session
 from ..sources.hist_query import HistQuery, parse_spec
 from .config import read_config
-from .options import add_session_options, event_names, filter_from_args, ring_size
-from .values import count, integer
+from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
+from .values import count, integer, number
 
 if TYPE_CHECKING:
     from ..server import ServerState
@@ -57,6 +58,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--aggregate", action="append", default=[], metavar="SPEC",
                    help="keep an in-kernel aggregate, exported in /metrics: EVENT?by=comm&latency=1 (repeatable)")  # fmt: skip
     p.add_argument("--config", help="TOML file with [[aggregate]] entries")
+    p.add_argument("--capture", metavar="FILE",
+                   help="also save what comes off the ring to capture FILE (replay it with -i)")  # fmt: skip
+    p.add_argument("-i", "--input", metavar="FILE",
+                   help="serve capture FILE instead of the kernel (needs no privilege); "
+                        "it plays when the first client connects")  # fmt: skip
+    p.add_argument("--speed", type=number("speed"), default=1.0,
+                   help="with -i: 1 plays at the recorded pace (default), 2 twice as fast, 0 as fast as it goes")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -101,15 +109,27 @@ def run(args: argparse.Namespace) -> int:
     tls = _tls(args)
     aggregates = AggregateSet()
     prepared = aggregates.prepare_all(_aggregates(args))  # bad specs fail here, before any loading
-    session = Session(
-        event_names(args), filter=filter_from_args(args), ring_size=ring_size(args), transport=args.transport
-    )
-    with session, aggregates:
-        aggregates.add_all(prepared)
-        hub = Hub.for_session(session, replay=args.replay)
-        state = ServerState(hub=hub, session=session, token=token, client_queue=args.client_queue,
-                            max_clients=args.max_clients, aggregates=aggregates)  # fmt: skip
-        return asyncio.run(_serve(state, args.host, args.port, tls))
+    if prepared and args.input is not None:
+        raise BadInput("--aggregate and -i go apart: aggregates are kept by the kernel, a capture has none")
+    session = _session(args)
+    writer = None
+    try:
+        if args.capture is not None:
+            writer = CaptureWriter.open(args.capture)
+        with session, aggregates:
+            aggregates.add_all(prepared)
+            if writer is not None:
+                writer.begin_session(session)
+                session.tap(writer)
+            hub = Hub.for_session(session, replay=args.replay)
+            state = ServerState(hub=hub, session=session, token=token, client_queue=args.client_queue,
+                                max_clients=args.max_clients, aggregates=aggregates)  # fmt: skip
+            replaying = session if args.input is not None else None
+            return asyncio.run(_serve(state, args.host, args.port, tls, replaying))
+    finally:
+        session.close()
+        if writer is not None:
+            writer.close()
 
 
 def _aggregates(args: argparse.Namespace) -> list[HistQuery]:
@@ -118,7 +138,37 @@ def _aggregates(args: argparse.Namespace) -> list[HistQuery]:
     return queries + [parse_spec(s) for s in args.aggregate]
 
 
-async def _serve(state: ServerState, host: str, port: int, tls: ssl.SSLContext | None) -> int:
+def _session(args: argparse.Namespace) -> Session:
+    if args.input is None:
+        if args.speed != 1.0:
+            raise BadInput("--speed goes with -i FILE")
+        return Session(
+            event_names(args),
+            filter=filter_from_args(args),
+            ring_size=ring_size(args),
+            transport=args.transport,
+        )
+    check_replay_args(args, [])
+    if args.capture is not None:
+        raise BadInput("--capture and -i go apart: a capture is already a capture")
+    if not args.speed >= 0:
+        raise BadInput(f"bad --speed {args.speed}: 0 (as fast as it goes) or more")
+    return Session.replay(args.input, speed=args.speed)
+
+
+async def _end_of_capture(state: ServerState, session: Session) -> None:
+    """When the replay reaches the capture's last poll, end every stream as
+    a live server ends them at shutdown (the last poll read with flush)."""
+    while not session.exhausted:
+        await asyncio.sleep(0.02)
+    await state.hub.stop("end of capture")
+    if session.truncated:
+        print(f"ringscope: {session.truncated}: served up to there", file=sys.stderr, flush=True)
+
+
+async def _serve(
+    state: ServerState, host: str, port: int, tls: ssl.SSLContext | None, replaying: Session | None = None
+) -> int:
     from aiohttp import web
 
     from ..server import JsonErrorRunner, make_app
@@ -131,6 +181,7 @@ async def _serve(state: ServerState, host: str, port: int, tls: ssl.SSLContext |
     )
     await runner.setup()
     stop = asyncio.Event()
+    ender: asyncio.Task[None] | None = None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -148,9 +199,13 @@ async def _serve(state: ServerState, host: str, port: int, tls: ssl.SSLContext |
         print(
             f"ringscope: serving on {scheme}://{shown}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True
         )
+        if replaying is not None:
+            ender = asyncio.create_task(_end_of_capture(state, replaying))
         await stop.wait()
         print("ringscope: shutting down", file=sys.stderr, flush=True)
     finally:
+        if ender is not None and not ender.done():
+            ender.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await runner.cleanup()

@@ -15,12 +15,13 @@ from types import FrameType
 from typing import BinaryIO
 
 from .. import caps, encode
+from ..capture import CaptureWriter
 from ..command import Command, exit_status
 from ..errors import BadInput, RingscopeError, require_caps
 from ..events.records import Chunk
 from ..session import Session
 from ..transport import MAX_RING_SIZE
-from .options import add_session_options, event_names, filter_from_args, ring_size
+from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
 from .values import count, seconds
 
 
@@ -33,6 +34,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="text, or json (NDJSON)")
     p.add_argument("-o", "--output", help="write events to FILE instead of standard output "
                                           "(the traced command's own output stays on the terminal)")  # fmt: skip
+    p.add_argument("-w", "--write", metavar="FILE",
+                   help="also save what comes off the ring to capture FILE (replay it with -i)")  # fmt: skip
+    p.add_argument("-i", "--input", metavar="FILE",
+                   help="replay capture FILE instead of tracing (needs no privilege)")  # fmt: skip
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS: run and trace CMD")
     p.set_defaults(func=run)
 
@@ -105,16 +110,35 @@ def run(args: argparse.Namespace) -> int:
     cmd_argv = _command(args)
     if cmd_argv and args.pid:
         raise BadInput("use either -p PID or -- CMD, not both")
-    flt = filter_from_args(args)
+    if args.input is not None:
+        check_replay_args(args, cmd_argv)
+        if args.write is not None:
+            raise BadInput("-w and -i go apart: a capture is already a capture")
+        session = Session.replay(args.input)
+    else:
+        session = Session(event_names(args), filter=filter_from_args(args), ring_size=ring_size(args),
+                          transport=args.transport)  # fmt: skip
+    try:
+        return _run(session, args, cmd_argv)
+    finally:
+        session.close()  # a replay holds its file from Session.replay() on
+
+
+def _run(session: Session, args: argparse.Namespace, cmd_argv: list[str]) -> int:
     out = Output(args.output)
-    session = Session(event_names(args), filter=flt, ring_size=ring_size(args), transport=args.transport)
+    writer = None
     cmd = None
     try:
+        if args.write is not None:
+            writer = CaptureWriter.open(args.write)  # before CMD starts: a bad path is one line, not a trace
         if cmd_argv:
             require_caps("tracing", *caps.TRACING)  # before CMD starts, not after
             cmd = Command(cmd_argv)
-            session.filter = flt.with_pid(cmd.pid, follow=True)
+            session.filter = session.filter.with_pid(cmd.pid, follow=True)
         with stop_on_signals() as stop, session:
+            if writer is not None:
+                writer.begin_session(session)
+                session.tap(writer)
             if cmd is not None:
                 session.follow(cmd.pid)
                 cmd.go()
@@ -125,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
         if cmd is not None:
             cmd.close()
         out.close()
+        if writer is not None:
+            writer.close()
 
 
 CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memory
@@ -142,7 +168,7 @@ def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop
     left = args.count
     shown = 0
     while left is None or left > 0:
-        done = stop.set or (proc is not None and proc.poll() is not None)
+        done = stop.set or (proc is not None and proc.poll() is not None) or session.exhausted
         if deadline is not None and time.monotonic() >= deadline:
             done = True
         if done:
@@ -166,6 +192,8 @@ def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop
             out.write(b"".join(parts))
         if done:
             break
+    if session.truncated:
+        print(f"ringscope: {session.truncated}: replayed up to there", file=sys.stderr)
     print(_summary(session, shown), file=sys.stderr)
     return 0
 

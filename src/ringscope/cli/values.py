@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..errors import BadInput
-from ..numbers import parse_int, parse_seconds
+from ..numbers import parse_float, parse_int, parse_seconds
 
-__all__ = ["count", "integer", "seconds"]
+__all__ = ["count", "integer", "number", "seconds"]
 
 
 T = TypeVar("T")
@@ -41,3 +41,8 @@ def count(what: str) -> Callable[[str], int]:
 def seconds(what: str = "duration", hi: float | None = None) -> Callable[[str], float]:
     """A finite number of seconds above 0 (not nan, inf, 0 or -0)."""
     return _typed(lambda t: parse_seconds(t, what, hi), what)
+
+
+def number(what: str) -> Callable[[str], float]:
+    """A finite decimal number (the caller checks its range)."""
+    return _typed(lambda t: parse_float(t, what), what)

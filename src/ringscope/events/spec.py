@@ -121,6 +121,12 @@ class EventSpec:
         """The programs to load: `btf_programs` when tracefs cannot be read."""
         return self.programs if tracefs or not self.btf_programs else self.btf_programs
 
+    def describe(self) -> dict[str, Any]:
+        """What a capture file keeps to make this spec again without the
+        kernel or the probed files (JSON values; sources.rebuild reads it).
+        A static event is its name: its layout comes from the stored BTF."""
+        return {"name": self.name}
+
     def configure(self, obj: BpfObject, tag: int, opts: LoadOptions) -> None:
         """Set this event's part of `obj` up before it is loaded (rodata,
         attach targets). `tag` is the event's index in the session."""

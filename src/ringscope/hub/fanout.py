@@ -96,6 +96,7 @@ class Hub:
         self.batch_sizes: deque[int] = deque(maxlen=4096)  # events per drain, for /metrics
         self.started = time.time()
         self.error: str | None = None  # set if the reader task died
+        self.ended: str | None = None  # why stop() ended the streams: later ones end at once
         self.update_demand()
 
     @classmethod
@@ -130,6 +131,8 @@ class Hub:
         if resume_after is not None:
             self._replay_into(sub, resume_after)
         self.subscribers[sub.id] = sub
+        if self.ended is not None:
+            sub.close(self.ended)  # nothing more will come (a replayed capture that ended)
         self.update_demand()
         self._wake.set()  # leave the idle poll interval now
         return sub
@@ -214,8 +217,12 @@ class Hub:
                 # through: no need to poll the ring every millisecond.
                 idle = not self.subscribers
                 timeout = IDLE_INTERVAL if idle else self.session.drain_interval
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops
+                # a cancel (stop()) that lands as the wake-up does, and stop()
+                # then waits for ever (seen with a replay's always-ready fd).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
                 self._wake.clear()
                 self.pump()
         except Exception as e:
@@ -275,7 +282,9 @@ class Hub:
             self._replay_events -= self._replay.popleft().count
 
     async def stop(self, reason: str = "shutdown") -> None:
-        """Stop reading and close every stream with `reason`."""
+        """Stop reading and close every stream with `reason` (and every
+        stream that subscribes later)."""
+        self.ended = reason
         if self._task is not None:
             self._task.cancel()
             # A reader that died has already said why (self.error).

@@ -5,13 +5,23 @@ share (funcprobe.py), and the registry that resolves event names (registry.py).
 Dependencies point down: registry -> source modules -> dynamic/funcprobe ->
 events (layouts, specs)."""
 
-from .registry import DEFAULT_EVENTS, EVENTS, FOLLOW, is_probe_spec, resolve, resolve_events, resolve_probe
+from .registry import (
+    DEFAULT_EVENTS,
+    EVENTS,
+    FOLLOW,
+    is_probe_spec,
+    rebuild,
+    resolve,
+    resolve_events,
+    resolve_probe,
+)
 
 __all__ = [
     "DEFAULT_EVENTS",
     "EVENTS",
     "FOLLOW",
     "is_probe_spec",
+    "rebuild",
     "resolve",
     "resolve_events",
     "resolve_probe",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..events.spec import EventSpec
 
@@ -37,3 +37,7 @@ class DynamicSpec(EventSpec):
 
     def generic(self) -> EventSpec:
         return EventSpec(self.family, self.obj, self.programs, self.struct, self.enum, self.doc)
+
+    def describe(self) -> dict[str, Any]:
+        """The name and family; subclasses add what they were resolved to."""
+        return {"name": self.name, "family": self.family}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import features
 from ..btf import Btf
@@ -25,7 +25,7 @@ from .funcprobe import probe_finish, probe_finish_columns, probe_layout
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link
 
-__all__ = ["KprobeSpec", "resolve"]
+__all__ = ["KprobeSpec", "rebuild", "resolve"]
 
 _FUNC = re.compile(r"^[A-Za-z_][\w.]*$")
 _RETURN = ("kretprobe", "fexit")
@@ -56,6 +56,9 @@ class KprobeSpec(DynamicSpec):
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
         return probe_layout(btf, self, code, self.retprobe)
 
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "func": self.func}
+
 
 def _programs(family: str) -> tuple[str, ...]:
     return {
@@ -76,6 +79,18 @@ def resolve(family: str, func: str) -> KprobeSpec:
     funcs = TRACEFS / "available_filter_functions"
     if funcs.exists() and not re.search(rf"^{re.escape(func)}(\s|$)", funcs.read_text(), re.M):
         raise BadInput(f"no traceable kernel function {func!r} (see {funcs})")
+    return _spec(family, func)
+
+
+def rebuild(desc: dict[str, Any]) -> KprobeSpec:
+    """The spec a capture file describes (KprobeSpec.describe): nothing is probed."""
+    family = str(desc["family"])
+    if family not in ("kprobe", "kretprobe", "fentry", "fexit"):
+        raise ValueError(f"not a kernel probe family: {family!r}")
+    return _spec(family, str(desc["func"]))
+
+
+def _spec(family: str, func: str) -> KprobeSpec:
     ret = family in _RETURN
     return KprobeSpec(
         name=f"{family}:{func}",

@@ -4,7 +4,8 @@ module that implements them. The one place that knows every source."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..errors import BadInput
 from ..events.spec import EventSpec
@@ -17,6 +18,7 @@ __all__ = [
     "EVENTS",
     "FOLLOW",
     "is_probe_spec",
+    "rebuild",
     "resolve",
     "resolve_events",
     "resolve_probe",
@@ -94,3 +96,26 @@ def resolve_probe(name: str) -> DynamicSpec:
     if not rest or ":" in rest:
         raise BadInput(f"malformed probe spec {name!r} (expected {family}:FUNCTION)")
     return kprobe.resolve(family, rest)
+
+
+_REBUILD: dict[str, Callable[[dict[str, Any]], DynamicSpec]] = {
+    "tracepoint": tracepoint.rebuild, "uprobe": uprobe.rebuild, "uretprobe": uprobe.rebuild,
+    "usdt": usdt.rebuild, "kprobe": kprobe.rebuild, "kretprobe": kprobe.rebuild,
+    "fentry": kprobe.rebuild, "fexit": kprobe.rebuild,
+}  # fmt: skip
+
+
+def rebuild(desc: dict[str, Any]) -> EventSpec:
+    """The spec an `EventSpec.describe()` stands for, made without the kernel,
+    tracefs or the probed files (a capture file's events). BadInput if the
+    description is not one this version knows."""
+    name = desc.get("name")
+    family = desc.get("family")
+    try:
+        if family is None and isinstance(name, str) and name in EVENTS:
+            return EVENTS[name]
+        if isinstance(family, str) and family in _REBUILD:
+            return _REBUILD[family](desc)
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadInput(f"event {name!r}: malformed description ({e})") from None
+    raise BadInput(f"unknown event {name!r} (family {family!r}) in the description")

@@ -12,7 +12,7 @@ Field names that clash with the common header (`pid`, `comm`, ...) get a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,14 +23,14 @@ from ..events.layout import EventLayout, header_fields
 from ..events.spec import Columns, IntLists, Nullable, Row, array
 from ..events.tagged import TAG_MASK
 from ..objects import object_btf
-from ..tracefs import TpField, TpFormat, read_format
+from ..tracefs import TpField, TpFormat, parse_format, read_format
 from ..transport.base import RING_HDR_SIZE
 from .dynamic import DynamicSpec
 
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link
 
-__all__ = ["TracepointSpec", "resolve", "tp_limits"]
+__all__ = ["TracepointSpec", "rebuild", "resolve", "tp_limits"]
 
 _CLASH = frozenset({"seq", "ts_ns", "cgroup_id", "type", "cpu", "pid", "tid", "uid", "comm"})
 
@@ -81,6 +81,9 @@ class TracepointSpec(DynamicSpec):
 
     format: TpFormat
     strings: tuple[str, ...] = ()  # `const char *` args the kernel side reads as strings
+    # RS_TP_DATA_LEN of the object that copies the record: kept in the spec,
+    # so a capture decodes with the limit it was made with.
+    data_len: int = field(default_factory=lambda: tp_limits()[0])
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "finish", self._finish)
@@ -88,7 +91,7 @@ class TracepointSpec(DynamicSpec):
 
     @property
     def fields(self) -> tuple[TpField, ...]:
-        limit = min(self.format.size, tp_limits()[0])
+        limit = min(self.format.size, self.data_len)
         return tuple(f for f in self.format.fields if not f.is_common and f.offset + f.size <= limit)
 
     @property
@@ -100,7 +103,7 @@ class TracepointSpec(DynamicSpec):
         if not 0 <= tag <= TAG_MASK:
             raise BadInput(f"too many events in one session (at most {TAG_MASK + 1})")
         fields = self.fields
-        data_len = tp_limits()[0]
+        data_len = self.data_len
         size = min(self.format.size, data_len)
         if any(f.is_rel_loc for f in fields):
             size = data_len  # the kernel side only follows __data_loc: copy all it may need
@@ -109,6 +112,11 @@ class TracepointSpec(DynamicSpec):
         for i, name in enumerate(self.strings):
             cookie |= (self.format.field(name).offset // 8) << (48 + 8 * i)
         return cookie
+
+    def describe(self) -> dict[str, Any]:
+        """The tracefs format file as read, and what the kernel side copies."""
+        return {**super().describe(), "system": self.format.system, "tracepoint": self.format.name,
+                "format": self.format.text, "strings": list(self.strings), "data_len": self.data_len}  # fmt: skip
 
     def attach(self, obj: BpfObject, tag: int, pid: int | None) -> Iterator[Link]:
         prog = obj.program("handle_tp")
@@ -228,6 +236,18 @@ def resolve(system: str, name: str) -> TracepointSpec:
         strings = tuple(f.name for f in fmt.fields if f.is_user_string and f.offset % 8 == 0)[
             : tp_limits()[1]
         ]
+    return _spec(fmt, strings, tp_limits()[0])
+
+
+def rebuild(desc: dict[str, Any]) -> TracepointSpec:
+    """The spec a capture file describes (TracepointSpec.describe), from its
+    stored format text: tracefs is not read. ValueError if it is malformed."""
+    fmt = parse_format(str(desc["format"]), str(desc["system"]), str(desc["tracepoint"]))
+    return _spec(fmt, tuple(str(s) for s in desc["strings"]), int(desc["data_len"]))
+
+
+def _spec(fmt: TpFormat, strings: tuple[str, ...], data_len: int) -> TracepointSpec:
+    system, name = fmt.system, fmt.name
     return TracepointSpec(
         name=f"tracepoint:{system}:{name}",
         obj="tracepoint",
@@ -238,4 +258,5 @@ def resolve(system: str, name: str) -> TracepointSpec:
         family="tracepoint",
         format=fmt,
         strings=strings,
+        data_len=data_len,
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .. import caps
 from ..btf import Btf
@@ -16,7 +17,7 @@ from .funcprobe import find_binary, probe_finish, probe_finish_columns, probe_la
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link
 
-__all__ = ["UprobeSpec", "resolve"]
+__all__ = ["UprobeSpec", "rebuild", "resolve"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,16 +43,30 @@ class UprobeSpec(DynamicSpec):
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
         return probe_layout(btf, self, code, self.retprobe)
 
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "binary": self.binary, "func": self.func, "offset": self.offset}
+
 
 def resolve(family: str, binary: str, func: str) -> UprobeSpec:
     """The spec for `uprobe:BIN:FUNC` / `uretprobe:BIN:FUNC`; BadInput when
     the binary or the function cannot be found."""
     path = find_binary(binary)
-    offset = symbol_offset(path, func)
+    return _spec(f"{family}:{binary}:{func}", family, path, func, symbol_offset(path, func))
+
+
+def rebuild(desc: dict[str, Any]) -> UprobeSpec:
+    """The spec a capture file describes (UprobeSpec.describe): the binary is not read."""
+    family = str(desc["family"])
+    if family not in ("uprobe", "uretprobe"):
+        raise ValueError(f"not a uprobe family: {family!r}")
+    return _spec(str(desc["name"]), family, Path(desc["binary"]), str(desc["func"]), int(desc["offset"]))
+
+
+def _spec(name: str, family: str, path: Path, func: str, offset: int) -> UprobeSpec:
     ret = family == "uretprobe"
     return UprobeSpec(
         capabilities=(caps.CAP_SYS_ADMIN,),  # perf_uprobe_event_init: a uprobe can corrupt a process
-        name=f"{family}:{binary}:{func}",
+        name=name,
         obj="uprobe",
         programs=("handle_uentry", "handle_uretprobe") if ret else ("handle_uprobe",),
         struct="rs_uprobe",

@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from elftools.common.exceptions import ELFError
@@ -36,7 +36,7 @@ from .funcprobe import file_offset, find_binary, probe_layout
 if TYPE_CHECKING:
     from .._libbpf import BpfObject, Link
 
-__all__ = ["UsdtArg", "UsdtNote", "UsdtSpec", "parse_args", "read_notes", "resolve"]
+__all__ = ["UsdtArg", "UsdtNote", "UsdtSpec", "parse_args", "read_notes", "rebuild", "resolve"]
 
 _ARG = re.compile(r"^(?P<size>-?\d+)@(?:\$(?P<const>-?\d+)|%(?P<reg>\w+)|(?P<off>-?\d*)\(%(?P<base>\w+)\))$")
 _REGS = {
@@ -166,6 +166,11 @@ class UsdtSpec(DynamicSpec):
     def layout(self, btf: Btf, code: int, stride: int) -> EventLayout:
         return probe_layout(btf, self, code, False)
 
+    def describe(self) -> dict[str, Any]:
+        """The probe locations and their operands, as read from the notes."""
+        notes = [{**asdict(n), "args": [asdict(a) for a in n.args]} for n in self.notes]
+        return {**super().describe(), "binary": self.binary, "notes": notes}
+
     def _nargs(self) -> int:
         return max(len(note.args) for note in self.notes)
 
@@ -192,9 +197,27 @@ def resolve(binary: str, provider: str, name: str) -> UsdtSpec:
     if not mine:
         known = sorted({f"{n.provider}:{n.name}" for n in notes})
         raise BadInput(f"no USDT probe {provider}:{name} in {path} (it has: {', '.join(known[:12])})")
+    return _spec(f"usdt:{binary}:{provider}:{name}", path, mine)
+
+
+def rebuild(desc: dict[str, Any]) -> UsdtSpec:
+    """The spec a capture file describes (UsdtSpec.describe): the binary is not read."""
+    notes = tuple(
+        UsdtNote(str(n["provider"]), str(n["name"]), int(n["offset"]), int(n["semaphore"]),
+                 tuple(UsdtArg(int(a["size"]), bool(a["signed"]), int(a["kind"]), str(a["reg"]), int(a["val"]))
+                       for a in n["args"]))
+        for n in desc["notes"]
+    )  # fmt: skip
+    if not notes:
+        raise ValueError("a USDT event without probe locations")
+    return _spec(str(desc["name"]), Path(desc["binary"]), notes)
+
+
+def _spec(full_name: str, path: Path, mine: tuple[UsdtNote, ...]) -> UsdtSpec:
+    provider, name = mine[0].provider, mine[0].name
     return UsdtSpec(
         capabilities=(caps.CAP_SYS_ADMIN,),  # perf_uprobe_event_init: a uprobe can corrupt a process
-        name=f"usdt:{binary}:{provider}:{name}",
+        name=full_name,
         obj="uprobe",
         programs=("handle_usdt",),
         struct="rs_uprobe",
