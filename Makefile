@@ -9,7 +9,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-APT_PACKAGES := clang llvm libbpf-dev bpftool linux-perf bpftrace chromium python3-venv python3-dev gcc make
+APT_PACKAGES := clang llvm libbpf-dev bpftool linux-perf bpftrace chromium prometheus python3-venv python3-dev gcc make
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,src/ringscope/_bpf/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/include/*.h)

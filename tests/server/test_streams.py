@@ -240,7 +240,7 @@ async def test_status_healthz_and_metrics(server: Server) -> None:
         async with server.http.get(server.url + "/metrics") as m:
             text = await m.text()
     assert 'ringscope_events_produced_total{type="open"}' in text
-    assert "ringscope_client_queue_depth{" in text
+    assert 'ringscope_client_queue_depth_events{kind="ndjson"}' in text
     assert "ringscope_ring_fill_ratio" in text
     assert "ringscope_reader_batch_events_bucket" in text
     assert "ringscope_kernel_drops" in text and "ringscope_daemon_drops_total" in text

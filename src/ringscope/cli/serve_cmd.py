@@ -98,12 +98,12 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(state: ServerState, host: str, port: int, tls: ssl.SSLContext | None) -> int:
     from aiohttp import web
 
-    from ..server import make_app
+    from ..server import Runner, make_app
     from ..server.security import loopback_hosts
 
     app = make_app(state)
     # No access log: nothing that could carry a token ends up in a log.
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=state.shutdown_grace)
+    runner = Runner(app, handle_signals=False, access_log=None, shutdown_timeout=state.shutdown_grace)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
