@@ -77,7 +77,9 @@ async def test_stalled_client_never_stops_the_others(server: Server) -> None:
             assert reader_st["lost"] == {} and reader_st["dropped"] == 0
             async with server.http.get(server.url + "/metrics") as m:
                 metrics = await m.text()
-            assert 'ringscope_client_lost_events_total{reason="drop-oldest",type="syscall"} 0.0' not in metrics
+            assert (
+                'ringscope_client_lost_events_total{reason="drop-oldest",type="syscall"} 0.0' not in metrics
+            )
             assert 'ringscope_client_lost_events_total{reason="departed",type="syscall"} 0.0' in metrics
 
             # Now the stalled client reads: a client-stage loss with the

@@ -97,6 +97,18 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
 
+async def static(request: web.Request) -> web.StreamResponse:
+    """A file under static/ (the dashboard's code and vendored libraries).
+    Checked here rather than by aiohttp's static route, whose 404 is an
+    empty body."""
+    name = request.match_info["path"]
+    root = STATIC.resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return json_error(404, f"no such file: /static/{name[:200]}")
+    return web.FileResponse(path)
+
+
 async def _start(app: web.Application) -> None:
     # The hot path makes and drops many short-lived dicts (Chunk.rows): with
     # the default thresholds the collector runs every 700 of them and, with
@@ -153,7 +165,7 @@ def make_app(state: ServerState) -> web.Application:
     app.router.add_get("/events", events_sse)
     app.router.add_get("/events.ndjson", events_ndjson)
     app.router.add_get("/ws", events_ws)
-    app.router.add_static("/static/", STATIC)
+    app.router.add_get("/static/{path:.+}", static)
     app.on_startup.append(_start)
     app.on_shutdown.append(_shutdown)
     return app
