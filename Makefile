@@ -16,7 +16,7 @@ BPF_HDRS := $(wildcard bpf/include/*.h)
 VMLINUX := bpf/include/vmlinux.h
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf/include
 
-.PHONY: all setup deps venv bpf run test lint bench clean
+.PHONY: all setup deps venv bpf run test lint bench clean vendor
 
 all: setup
 
@@ -62,6 +62,11 @@ test: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The dashboard's JavaScript libraries, pinned, from the npm registry (needs
+# npm; the files are committed, so neither setup nor test runs this).
+vendor:
+	python3 tools/vendor_js.py
 
 clean:
 	rm -rf src/ringscope/_bpf/*.bpf.o $(VMLINUX) bench/build
