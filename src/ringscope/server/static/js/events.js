@@ -54,7 +54,12 @@ export class EventTable {
     this.search = "";
     this.open = new Set(); // seqs whose JSON is expanded
     this.retry = null;
+    this.holding = false;
+    this.held = 0; // events that arrived while the table was held or paused
     $("#events tbody").addEventListener("click", (e) => this.toggle(e));
+    const box = $("#events").parentElement;
+    box.addEventListener("pointerenter", () => this.hold(true));
+    box.addEventListener("pointerleave", () => this.hold(false));
     $("#search").addEventListener("input", (e) => {
       this.search = e.target.value.trim().toLowerCase();
       this.render();
@@ -144,17 +149,24 @@ export class EventTable {
     this.kept.push(...rows);
     if (this.kept.length > KEEP * 1.25) this.kept.splice(0, this.kept.length - KEEP);
     this.counters();
-    if (this.paused) return;
-    if (this.search) {
-      this.render(); // matches may have left the kept window too
+    if (this.paused || this.holding) {
+      this.held += rows.length;
+      this.shownCount();
       return;
     }
     const body = $("#events tbody");
     const frag = document.createDocumentFragment();
-    for (let i = rows.length - 1; i >= 0; i--) frag.appendChild(this.tr(rows[i]));
+    for (let i = rows.length - 1; i >= 0; i--) if (this.matches(rows[i])) frag.appendChild(this.tr(rows[i]));
     body.insertBefore(frag, body.firstChild);
     this.trim(body);
     this.shownCount();
+  }
+
+  /** While the pointer is over the table, rows stay where they are (so
+   * that one can be clicked); what arrives meanwhile is shown after. */
+  hold(on) {
+    this.holding = on;
+    if (!on && this.held && !this.paused) this.render();
   }
 
   matches(item) {
@@ -173,6 +185,7 @@ export class EventTable {
       if (this.open.has(item.row.seq)) frag.appendChild(this.detail(item.row));
     }
     body.replaceChildren(frag);
+    this.held = 0;
     this.counters();
     this.shownCount();
   }
@@ -256,6 +269,8 @@ export class EventTable {
 
   shownCount() {
     const n = $("#events tbody").querySelectorAll("tr.event").length;
-    $("#shown").textContent = this.search ? `${count(n)} match` : `showing the last ${count(n)}`;
+    let text = this.search ? `${count(n)} match` : `showing the last ${count(n)}`;
+    if (this.held) text += ` (${count(this.held)} newer held: ${this.paused ? "paused" : "pointer on the table"})`;
+    $("#shown").textContent = text;
   }
 }
