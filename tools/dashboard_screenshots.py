@@ -51,11 +51,15 @@ def free_port() -> int:
 
 def profile(tmp: Path) -> str:
     (tmp / "hot.c").write_text(HOT_C)
-    subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", tmp / "hot", tmp / "hot.c"], check=True)
+    subprocess.run(
+        ["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", tmp / "hot", tmp / "hot.c"], check=True
+    )
     subprocess.run([*RINGSCOPE, "record", "-F", "999", "-g", "-o", tmp / "hot.profile", "--", tmp / "hot", "1"],
                    check=True)  # fmt: skip
     out = tmp / "hot.speedscope.json"
-    subprocess.run([*RINGSCOPE, "report", "-i", tmp / "hot.profile", "--format", "speedscope", "-o", out], check=True)
+    subprocess.run(
+        [*RINGSCOPE, "report", "-i", tmp / "hot.profile", "--format", "speedscope", "-o", out], check=True
+    )
     return out.read_text()
 
 

@@ -19,25 +19,31 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 VENDOR = Path(__file__).resolve().parent.parent / "src/ringscope/server/static/vendor"
 
-# name -> version, license, and which files of the package to serve: a
-# directory copied whole (minus `exclude`) or single files, plus LICENSE.
-PACKAGES: dict[str, dict[str, object]] = {
-    "uplot": {
-        "version": "1.6.32",
-        "license": "MIT",
-        "files": ["dist/uPlot.iife.min.js", "dist/uPlot.min.css"],
-    },
-    "speedscope": {
-        "version": "1.25.0",
-        "license": "MIT",
-        "dir": "dist/release",
-        # The landing page's example profile: never shown in the dashboard.
-        "exclude": ["perf-vertx-stacks-01-collapsed-all-*.txt"],
-    },
+
+@dataclass(frozen=True)
+class Package:
+    """A pinned npm package and the files of it the dashboard serves: a
+    directory copied whole (minus `exclude` patterns) or single files; its
+    LICENSE always."""
+
+    version: str
+    license: str
+    dir: str | None = None
+    exclude: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+
+PACKAGES = {
+    "uplot": Package("1.6.32", "MIT", files=("dist/uPlot.iife.min.js", "dist/uPlot.min.css")),
+    # Without the landing page's example profile: the dashboard never shows it.
+    "speedscope": Package(
+        "1.25.0", "MIT", dir="dist/release", exclude=("perf-vertx-stacks-01-collapsed-all-*.txt",)
+    ),
 }
 
 
@@ -53,35 +59,33 @@ def pack(name: str, version: str, tmp: Path) -> tuple[Path, dict[str, str]]:
                                     "integrity": info["integrity"]}  # fmt: skip
 
 
-def vendor(name: str, spec: dict[str, object], tmp: Path) -> dict[str, object]:
-    tgz, meta = pack(name, str(spec["version"]), tmp)
+def vendor(name: str, pkg: Package, tmp: Path) -> dict[str, object]:
+    tgz, meta = pack(name, pkg.version, tmp)
     src = tmp / name
     with tarfile.open(tgz) as tar:
         tar.extractall(src, filter="data")
-    pkg = src / "package"
+    root = src / "package"
     dest = VENDOR / name
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    if "dir" in spec:
-        root = pkg / str(spec["dir"])
-        exclude = [str(x) for x in spec.get("exclude", [])]  # type: ignore[attr-defined]
-        for f in sorted(root.rglob("*")):
-            if f.is_file() and not any(f.match(pattern) for pattern in exclude):
-                (dest / f.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(f, dest / f.relative_to(root))
-    for rel in spec.get("files", []):  # type: ignore[attr-defined]
-        shutil.copy2(pkg / rel, dest / Path(rel).name)
-    shutil.copy2(pkg / "LICENSE", dest / "LICENSE")
+    if pkg.dir is not None:
+        for f in sorted((root / pkg.dir).rglob("*")):
+            if f.is_file() and not any(f.match(pattern) for pattern in pkg.exclude):
+                (dest / f.relative_to(root / pkg.dir)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dest / f.relative_to(root / pkg.dir))
+    for rel in pkg.files:
+        shutil.copy2(root / rel, dest / Path(rel).name)
+    shutil.copy2(root / "LICENSE", dest / "LICENSE")
     files = {str(f.relative_to(dest)): sha256(f) for f in sorted(dest.rglob("*")) if f.is_file()}
-    return {"version": spec["version"], "license": spec["license"], **meta, "files": files}
+    return {"version": pkg.version, "license": pkg.license, **meta, "files": files}
 
 
 def main() -> int:
     manifest = {}
     with tempfile.TemporaryDirectory() as d:
-        for name, spec in PACKAGES.items():
-            manifest[name] = vendor(name, spec, Path(d))
-            print(f"vendored {name}@{spec['version']} ({len(manifest[name]['files'])} files)")  # type: ignore[arg-type]
+        for name, pkg in PACKAGES.items():
+            manifest[name] = vendor(name, pkg, Path(d))
+            print(f"vendored {name}@{pkg.version}")
     (VENDOR / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return 0
 

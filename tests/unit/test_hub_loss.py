@@ -182,3 +182,14 @@ def test_totals_are_there_from_the_start_and_never_go_down(fake: FakeSession, hu
     assert h.count == len(sizes) and h.sum == sum(sizes) and buckets[-1] == ("+Inf", len(sizes))
     assert [c for _, c in buckets] == sorted(c for _, c in buckets)
     assert dict(buckets)["4"] == 2 and dict(buckets)["4096"] == 3
+
+
+def test_events_queued_past_the_limit_are_no_loss(fake: FakeSession, hub: Hub) -> None:
+    s = hub.subscribe(ClientFilter(), limit=3)
+    fake.chunk(3)
+    fake.chunk(4)
+    hub.pump()
+    hub.note_delivered(s, s.take())
+    assert s.closed == "limit" and s.depth == 0
+    hub.unsubscribe(s)
+    assert (s.matched, s.delivered, s.lost_total) == (3, 3, 0)

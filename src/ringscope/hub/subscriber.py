@@ -259,8 +259,22 @@ class Subscriber:
                 budget -= n
             out.append(entry)
         if self.done:
+            self._past_limit()
             self.close("limit")
         return out
+
+    def _past_limit(self) -> None:
+        """The client has all it asked for: events still queued were matched
+        but will never be sent, which is no loss (it asked to stop)."""
+        kept: list[Entry] = []
+        for e in self.queue:
+            if isinstance(e, View) and e.is_event:
+                self.matched -= len(e)
+                self.depth -= len(e)
+            else:
+                kept.append(e)
+        self.queue.clear()
+        self.queue.extend(kept)
 
     def sent(self, n: int) -> None:
         """The writer wrote the `n` events it took: only now are they delivered."""
