@@ -45,13 +45,17 @@ class Replay:
         self._old: deque[tuple[int, int, str, Lost | None]] = deque(maxlen=summaries)
 
     def remember(self, block: Block) -> None:
-        self.next_seq = block.last_seq + 1
-        self.blocks.append(block)
-        self.events += block.count
-        while self.blocks and self.events - self.blocks[0].count >= self.max_events:
-            old = self.blocks.popleft()
-            self.events -= old.count
+        """Called for every block (the hot path): keep it lean."""
+        count = block.count
+        self.next_seq = block.seq0 + count
+        blocks = self.blocks
+        blocks.append(block)
+        events = self.events + count
+        while blocks and events - blocks[0].count >= self.max_events:
+            old = blocks.popleft()
+            events -= old.count
             self._old.append((old.seq0, old.count, old.type, old.lost))
+        self.events = events
 
     @property
     def oldest_seq(self) -> int:

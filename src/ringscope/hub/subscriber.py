@@ -73,7 +73,7 @@ class Subscriber:
     lost_records: int = 0
     closed: str | None = None  # why the stream ends: "limit", "shutdown", "overflow", ...
     connected_at: float = field(default_factory=time.time)
-    _inflight: list[View] = field(default_factory=list)  # taken, not yet written
+    _inflight: list[Entry] = field(default_factory=list)  # taken, not yet written
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- producer side (the hub) --
@@ -255,9 +255,9 @@ class Subscriber:
                     n = keep
                 self.depth -= n
                 self.sending += n
-                self._inflight.append(entry)
                 budget -= n
             out.append(entry)
+        self._inflight = out  # what cut() counts if the write never completes
         if self.done:
             self._past_limit()
             self.close("limit")
@@ -280,15 +280,16 @@ class Subscriber:
         """The writer wrote the `n` events it took: only now are they delivered."""
         self.sending -= n
         self.delivered += n
-        self._inflight.clear()
+        self._inflight = []
 
     def cut(self, reason: Reason) -> None:
         """The stream ends now (`reason`): events queued or being written
         will never be delivered and count as lost for that reason; loss
         records and notices stay queued for a last best-effort write."""
-        for view in self._inflight:
-            self.count_loss(reason, view.block.type, len(view))
-        self._inflight.clear()
+        for e in self._inflight:
+            if isinstance(e, View) and e.is_event:
+                self.count_loss(reason, e.block.type, len(e))
+        self._inflight = []
         self.sending = 0
         kept: list[Entry] = []
         for e in self.queue:
