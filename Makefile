@@ -17,7 +17,7 @@ APT_PACKAGES := clang llvm libbpf-dev bpftool linux-perf bpftrace chromium pytho
 # Python files outside the package that lint and type checks cover too.
 BUILD_PY := setup.py bpf/bpfbuild.py bpf/pin_vmlinux.py
 
-.PHONY: all setup deps venv bpf vmlinux run test lint bench clean
+.PHONY: all setup deps venv bpf vmlinux run test lint bench clean vendor
 
 all: setup
 
@@ -61,6 +61,11 @@ test: setup
 
 bench: setup
 	$(PY) -m bench
+
+# The dashboard's JavaScript libraries, pinned, from the npm registry (needs
+# npm; the files are committed, so neither setup nor test runs this).
+vendor:
+	python3 tools/vendor_js.py
 
 clean:
 	rm -rf src/ringscope/_bpf build dist bench/build

@@ -5,7 +5,6 @@ counted, memory stays bounded and /metrics shows it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from typing import Any
 
@@ -71,17 +70,17 @@ async def test_stalled_client_never_stops_the_others(server: Server) -> None:
             _status, doc = await server.get_json("/api/status")
             clients = sorted(doc["clients"], key=lambda c: c["id"])
             # In subscription order: stalled, then doomed (gone once cut), then the reader.
-            assert clients[0]["policy"] == "drop-oldest" and clients[0]["dropped"] > 0
-            assert clients[-1]["dropped"] == 0
-            assert all(c["policy"] != "disconnect" or c["dropped"] > 0 for c in clients)
+            stalled_st, doomed_st, reader_st = clients
+            assert stalled_st["policy"] == "drop-oldest" and stalled_st["lost"]["drop-oldest"] > 0
+            assert set(stalled_st["lost"]) == {"drop-oldest"}  # counted under its reason only
+            assert doomed_st["policy"] == "disconnect" and set(doomed_st["lost"]) == {"disconnect"}
+            assert reader_st["lost"] == {} and reader_st["dropped"] == 0
             async with server.http.get(server.url + "/metrics") as m:
                 metrics = await m.text()
-            drops = [
-                float(line.rsplit(" ", 1)[1])
-                for line in metrics.splitlines()
-                if line.startswith("ringscope_client_drops_total{")
-            ]
-            assert drops and max(drops) > 0
+            assert (
+                'ringscope_client_lost_events_total{reason="drop-oldest",type="syscall"} 0.0' not in metrics
+            )
+            assert 'ringscope_client_lost_events_total{reason="departed",type="syscall"} 0.0' in metrics
 
             # Now the stalled client reads: a client-stage loss with the
             # seqs it missed, then the newest events; the sum is exact.
@@ -90,12 +89,15 @@ async def test_stalled_client_never_stops_the_others(server: Server) -> None:
             loss = next(r for r in late["losses"] if r["stage"] == "client")
             assert loss["first_seq"] <= loss["last_seq"] and loss["count"] > 0
 
-            # The disconnect-policy client was cut: its stream ends early.
-            with contextlib.suppress(aiohttp.ClientPayloadError, aiohttp.ClientConnectionError):
-                body = await asyncio.wait_for(doomed.read(), 10)
-                rows = [orjson.loads(line) for line in body.splitlines()]
-                events = sum(1 for r in rows if r["type"] == "syscall")
-                assert events < N
+            # The disconnect-policy client: once it reads, it gets what was
+            # written before the overflow, then its loss and the end frame.
+            body = await asyncio.wait_for(doomed.read(), 10)
+            rows = [orjson.loads(line) for line in body.splitlines()]
+            events = sum(1 for r in rows if r["type"] == "syscall")
+            (loss,) = [r for r in rows if r["type"] == "lost" and r["stage"] == "client"]
+            assert loss["reason"] == "disconnect" and rows[-1]["type"] == "end"
+            assert rows[-1]["reason"] == "overflow" and rows[-1]["lost"] == {"disconnect": loss["count"]}
+            assert events + loss["count"] + sum(r["count"] for r in rows if r.get("stage") == "kernel") <= N
     finally:
         proc.wait(10)
 
@@ -113,6 +115,7 @@ async def test_fast_client_accounting_is_exact(server: Server) -> None:
 
 async def test_a_send_that_times_out_cuts_the_client(server: Server) -> None:
     server.state.send_timeout = 0.5
+    server.state.client_queue = N  # room for everything: the send timeout is the only reason to lose
     proc = held_flood(N)
     port = int(server.url.rsplit(":", 1)[1])
     sock = socket.socket()
@@ -128,17 +131,19 @@ async def test_a_send_that_times_out_cuts_the_client(server: Server) -> None:
         async with asyncio.timeout(10):
             while server.state.hub.subscribers:
                 await asyncio.sleep(0.05)
-        assert server.state.hub.client_dropped_total > 0  # counted before it left
-        # What was queued, or taken for the write that timed out, is dropped, not delivered.
-        assert sub.matched == sub.delivered + sub.dropped and sub.dropped > 0
+        # What was queued, or taken for the write that timed out, is lost to
+        # the send timeout (and to nothing else), not delivered.
+        assert set(sub.lost_by_reason()) == {"send-timeout"}
+        assert sub.matched == sub.delivered + sub.lost_total and sub.dropped > 0
+        assert sub.closed == "send-timeout"
         async with server.http.get(server.url + "/metrics") as m:
             totals: dict[str, float] = {}
             for line in (await m.text()).splitlines():
-                if not line.startswith("#"):
+                if line.startswith("ringscope_") and "_created" not in line:
                     name = line.split("{")[0].split(" ")[0]
                     totals[name] = totals.get(name, 0) + float(line.rsplit(" ", 1)[1])
         assert (
-            totals["ringscope_events_delivered_total"] + totals["ringscope_client_drops_all_total"]
+            totals["ringscope_events_delivered_total"] + totals["ringscope_client_lost_events_total"]
             == sub.matched
         )
     finally:

@@ -162,7 +162,8 @@ async def test_sigterm_ends_streams_with_a_final_frame() -> None:
             proc.terminate()
             body = await asyncio.wait_for(r.read(), 10)
         rows = [orjson.loads(x) for x in body.splitlines()]
-        assert rows[-1] == {"type": "end", "reason": "shutdown", "delivered": len(rows) - 1, "dropped": 0}
+        assert rows[-1] == {"type": "end", "reason": "shutdown", "delivered": len(rows) - 1, "dropped": 0,
+                            "lost": {}}  # fmt: skip
         assert len(rows) >= 3
         assert await asyncio.wait_for(proc.wait(), 10) == 0
     finally:

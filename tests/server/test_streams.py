@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from ringscope.hub import REASONS
 from tests.server.conftest import Server, ndjson, touch_paths
 
 ME = os.getpid()
@@ -237,10 +238,15 @@ async def test_status_healthz_and_metrics(server: Server) -> None:
         (client,) = doc["clients"]
         assert client["kind"] == "ndjson" and client["filter"]["pid"] == ME and client["delivered"] >= 2
         assert doc["kernel_filter"]["types"] == ["open"] and doc["kernel_filter"]["pid"] == ME
+        # The command line's filter, not what the clients asked the kernel for.
+        assert doc["base_filter"]["pid"] is None and doc["types"]["open"]["collected"]
+        assert doc["types"]["exec"] == {"collected": False, "produced": 0, "delivered": 0, "client_lost": 0,
+                                        "kernel_drops": 0}  # fmt: skip
+        assert doc["lost"]["client"] == dict.fromkeys(REASONS, 0)
         async with server.http.get(server.url + "/metrics") as m:
             text = await m.text()
     assert 'ringscope_events_produced_total{type="open"}' in text
-    assert "ringscope_client_queue_depth{" in text
+    assert 'ringscope_client_queue_depth_events{kind="ndjson"}' in text
     assert "ringscope_ring_fill_ratio" in text
     assert "ringscope_reader_batch_events_bucket" in text
     assert "ringscope_kernel_drops" in text and "ringscope_daemon_drops_total" in text

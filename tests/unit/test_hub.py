@@ -171,17 +171,16 @@ def test_drop_newest_keeps_the_queue_and_reports_after_it(fake: FakeSession, hub
 
 
 def test_disconnect_policy_ends_the_stream_with_a_loss(fake: FakeSession, hub: Hub) -> None:
-    cut: list[bool] = []
     s = hub.subscribe(ClientFilter(), max_queue=10, policy="disconnect")
-    s.on_overflow = lambda: cut.append(True)
     fake.chunk(8)
     hub.pump()
     fake.chunk(8)
     hub.pump()
-    assert s.closed == "queue overflow" and cut == [True]
+    assert s.closed == "overflow"
     got = s.take()
-    assert [(x.count, x.first_seq, x.last_seq) for x in losses(got)] == [(16, 0, 15)]
-    assert s.drained_and_closed()
+    assert [(x.reason, x.count, x.first_seq, x.last_seq) for x in losses(got)] == [("disconnect", 16, 0, 15)]
+    assert s.drained_and_closed() and s.final_losses() == []
+    assert s.lost_by_reason() == {"disconnect": 16} and s.dropped == 16
 
 
 def test_kernel_loss_records_reach_every_client_and_survive_eviction(fake: FakeSession, hub: Hub) -> None:
@@ -215,10 +214,14 @@ def test_events_count_as_delivered_only_once_written(fake: FakeSession, hub: Hub
     s.take(4)  # the write of these fails: the client is gone
     fake.chunk(2)
     hub.pump()  # still queued when it leaves
-    assert (s.matched, s.delivered, s.dropped, s.depth, s.sending) == (9, 3, 0, 2, 4)
+    assert (s.matched, s.delivered, s.lost_total, s.depth, s.sending) == (9, 3, 0, 2, 4)
     hub.unsubscribe(s)
-    assert (s.matched, s.delivered, s.dropped, s.depth, s.sending) == (9, 3, 6, 0, 0)
-    assert hub.delivered["open"] == 3 and hub.status()["lost"]["client"] == 6
+    # The client left: what it had queued or in flight is lost, but it is no drop.
+    assert (s.matched, s.delivered, s.lost_total, s.depth, s.sending) == (9, 3, 6, 0, 0)
+    assert s.lost_by_reason() == {"departed": 6} and s.dropped == 0
+    st = hub.status()
+    assert hub.delivered["open"] == 3 and st["lost"]["client"]["departed"] == 6
+    assert st["lost"]["client"]["drop-oldest"] == 0
 
 
 def test_resume_replays_only_later_events(fake: FakeSession, hub: Hub) -> None:
@@ -239,9 +242,12 @@ def test_resume_before_the_window_is_a_counted_gap(fake: FakeSession, hub: Hub) 
     s = hub.subscribe(ClientFilter(), resume_after=4)
     got = s.take()
     loss = got[0]
-    assert isinstance(loss, ClientLoss) and loss.first_seq == 5
+    assert isinstance(loss, ClientLoss) and loss.reason == "replay-gap" and loss.first_seq == 5
+    # Counted in events (its filter takes every event here), and no drop.
+    assert loss.exact and loss.count == loss.last_seq - 4 == 195
     assert seqs(got)[0] == loss.last_seq + 1
     assert seqs(got)[-1] == 299
+    assert s.lost_by_reason() == {"replay-gap": 195} and s.dropped == 0
 
 
 def test_replay_zero_keeps_no_window(fake: FakeSession) -> None:

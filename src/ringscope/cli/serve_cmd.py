@@ -171,14 +171,12 @@ async def _serve(
 ) -> int:
     from aiohttp import web
 
-    from ..server import JsonErrorRunner, make_app
+    from ..server import Runner, make_app
     from ..server.security import loopback_hosts
 
     app = make_app(state)
     # No access log: nothing that could carry a token ends up in a log.
-    runner = JsonErrorRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=state.shutdown_grace
-    )
+    runner = Runner(app, handle_signals=False, access_log=None, shutdown_timeout=state.shutdown_grace)
     await runner.setup()
     stop = asyncio.Event()
     ender: asyncio.Task[None] | None = None

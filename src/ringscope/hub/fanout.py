@@ -18,18 +18,20 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..events.records import Chunk, Item
+from ..events.records import Chunk, Item, Lost
 from ..filters import Filter
 from .blocks import Block, View
 from .filter import ClientFilter
-from .subscriber import DEFAULT_CLIENT_QUEUE, ClientLoss, Entry, Policy, Subscriber
+from .loss import REASONS, Reason
+from .replay import Replay
+from .stats import HubStats
+from .subscriber import DEFAULT_CLIENT_QUEUE, Entry, Policy, Subscriber
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -72,28 +74,38 @@ def _split(items: list[Item]) -> Iterator[Item]:
 class Hub:
     """Fans the session's stream out to subscribers. Owns no kernel objects
     (the Session does); start() runs the reader task, stop() ends it and
-    closes every stream with `reason`."""
+    closes every stream with `reason`.
+
+    Every event type has one name everywhere: its spec's name (`open`,
+    `tracepoint:sched:sched_process_fork`, ...), which is the JSON `type`,
+    what `types=` selects and the metrics' label. `codes` maps each name to
+    its kernel type code (its bit in the in-kernel type mask); events that
+    share a code (all tracepoints, all uprobes) are told apart in the hub.
+    The kernel counts drops per code: `drop_names` names each code's count
+    (the event's own name when only one traced event has that code)."""
 
     def __init__(
-        self, session: HubSession, codes: dict[str, int], fd: int, *, replay: int = DEFAULT_REPLAY
+        self,
+        session: HubSession,
+        codes: dict[str, int],
+        fd: int,
+        *,
+        replay: int = DEFAULT_REPLAY,
+        drop_names: dict[str, str] | None = None,
     ) -> None:
         self.session = session
-        self.base_filter = session.filter
-        self.codes = codes  # event type name -> enum rs_event_type value (its type_mask bit)
+        self.base_filter = session.filter  # the command line's; the kernel's follows demand
+        self.codes = codes
+        self.types = list(codes)
+        self.drop_names = drop_names or {}
         self.fd = fd  # readable when the kernel wakes the reader
         self.subscribers: dict[int, Subscriber] = {}
-        self.replay_max = replay
-        self._replay: deque[Block] = deque()
-        self._replay_events = 0
+        self.replay = Replay(replay)
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._kernel_state: tuple[Filter, int] | None = None
-        self.produced: Counter[str] = Counter()
-        self.delivered: Counter[str] = Counter()
-        self.client_dropped_total = 0  # including clients that have left
-        self.polls = 0
-        self.batch_sizes: deque[int] = deque(maxlen=4096)  # events per drain, for /metrics
+        self.stats = HubStats(self.types)
         self.started = time.time()
         self.error: str | None = None  # set if the reader task died
         self.ended: str | None = None  # why stop() ended the streams: later ones end at once
@@ -102,9 +114,24 @@ class Hub:
     @classmethod
     def for_session(cls, session: Session, *, replay: int = DEFAULT_REPLAY) -> Hub:
         """A hub over an open Session (which stays owned by the caller)."""
-        assert session.decoder is not None and session.reader is not None, "session is not open"
-        codes = {spec.name: code for code, (_, spec) in session.decoder.by_code.items()}
-        return cls(session, codes, session.reader.fileno(), replay=replay)
+        assert session.reader is not None, "session is not open"
+        by_code = session.probes.type_codes()  # keyed by the name that stands for each code
+        codes = {spec.name: by_code[spec.generic().name] for spec in session.specs}
+        sharing: dict[str, list[str]] = {}
+        for spec in session.specs:
+            sharing.setdefault(spec.generic().name, []).append(spec.name)
+        drop_names = {
+            code_name: names[0] if len(names) == 1 else code_name for code_name, names in sharing.items()
+        }
+        return cls(session, codes, session.reader.fileno(), replay=replay, drop_names=drop_names)
+
+    @property
+    def produced(self) -> dict[str, int]:
+        return self.stats.produced
+
+    @property
+    def delivered(self) -> dict[str, int]:
+        return self.stats.delivered
 
     # -- subscribers --
 
@@ -128,6 +155,7 @@ class Hub:
             # it goes to the clients already there (and the replay window).
             self.pump()
         sub = Subscriber(next(self._ids), kind, peer, flt, policy, max_queue, limit, batch)
+        self.stats.connections[kind] += 1
         if resume_after is not None:
             self._replay_into(sub, resume_after)
         self.subscribers[sub.id] = sub
@@ -137,10 +165,12 @@ class Hub:
         self._wake.set()  # leave the idle poll interval now
         return sub
 
-    def unsubscribe(self, sub: Subscriber) -> None:
+    def unsubscribe(self, sub: Subscriber, reason: Reason = "departed") -> None:
+        """`sub` is gone: what it still had queued or in flight is lost for
+        `reason` (the client left, or the server cut it or shut down)."""
         if self.subscribers.pop(sub.id, None) is not None:
-            sub.abandon()
-            self.client_dropped_total += sub.dropped
+            sub.cut(reason)
+            self.stats.departed_lost.update(sub.lost)
             self.update_demand()
 
     def change_filter(self, sub: Subscriber, flt: ClientFilter) -> None:
@@ -148,16 +178,18 @@ class Hub:
         self.update_demand()
 
     def _replay_into(self, sub: Subscriber, after: int) -> None:
-        oldest = self._replay[0].seq0 if self._replay else None
-        if oldest is not None and after + 1 < oldest:
-            # Seqs that left the window: how many of them matched this
-            # filter is unknowable now, so this counts stream positions.
-            sub.queue.append(ClientLoss(oldest - after - 1, after + 1, oldest - 1, "replay window"))
-            sub.dropped += oldest - after - 1
-            sub.matched += oldest - after - 1
-        for block in self._replay:
-            if block.last_seq <= after:
-                continue
+        gap = self.replay.gap(after, sub.filter)
+        if gap is not None:
+            for lost in gap.lost:
+                sub.offer(View(Block(lost)))
+            sub.tell(gap.loss)
+            if gap.loss.exact:
+                sub.matched += gap.loss.count
+                for type_name, n in gap.loss.by_type.items():
+                    sub.count_loss("replay-gap", type_name, n)
+            else:
+                self.stats.replay_gaps_unknown += 1
+        for block in self.replay.after(after):
             view = self._view_for(sub, block)
             if view is None:
                 continue
@@ -195,11 +227,20 @@ class Hub:
             self.session.set_filter(flt, type_mask=mask)
             self._kernel_state = state
 
+    def collected(self) -> set[str]:
+        """The types the kernel produces now (their code is in its type mask)."""
+        mask = self._kernel_state[1] if self._kernel_state else 0
+        return {n for n, c in self.codes.items() if mask >> c & 1}
+
     @property
     def kernel_filter(self) -> dict[str, Any]:
-        flt, mask = self._kernel_state or (self.base_filter, 0)
-        types = sorted(n for n, c in self.codes.items() if mask >> c & 1)
-        return {**asdict(flt), "types": types}
+        flt = self._kernel_state[0] if self._kernel_state else self.base_filter
+        return {**asdict(flt), "types": sorted(self.collected())}
+
+    @property
+    def running(self) -> bool:
+        """True while the reader task runs and has not failed."""
+        return self._task is not None and not self._task.done() and self.error is None
 
     # -- the reader --
 
@@ -239,21 +280,38 @@ class Hub:
         Returns the number of events read. flush=True for the last pump:
         the perf buffer transport then hands on its reorder window too."""
         items = self.session.poll(0, flush=flush)
-        self.polls += 1
+        stats = self.stats
+        stats.polls += 1
         n = 0
+        produced = stats.produced
         for item in _split(items):
-            block = Block(item)
+            block = Block(item if isinstance(item, Chunk) else self._named_drops(item))
             if block.is_event:
                 n += block.count
-                self.produced[block.type] += block.count
-            self._remember(block)
+                produced[block.type] += block.count
+            self.replay.remember(block)
             for sub in list(self.subscribers.values()):
                 view = self._view_for(sub, block)
                 if view is not None:
                     sub.offer(view)
         if n:
-            self.batch_sizes.append(n)
+            stats.batches.observe(n)
         return n
+
+    def _named_drops(self, lost: Lost) -> Lost:
+        """A kernel loss record's per-type counts under the names clients know."""
+        by_type = lost.detail.get("by_type")
+        if not isinstance(by_type, dict) or not any(self.drop_names.get(k, k) != k for k in by_type):
+            return lost
+        named = {self.drop_names.get(k, k): v for k, v in by_type.items()}
+        return Lost(lost.seq, lost.stage, lost.count, lost.ts_ns, {**lost.detail, "by_type": named})
+
+    def kernel_drops(self) -> dict[str, int]:
+        """Failed reserves per type code, by the names in `drop_names`, zero included."""
+        out = dict.fromkeys(self.drop_names.values(), 0)
+        for name, n in self.session.kernel_drops().items():
+            out[self.drop_names.get(name, name)] = n
+        return out
 
     def _view_for(self, sub: Subscriber, block: Block) -> View | None:
         if not block.is_event:
@@ -274,12 +332,6 @@ class Hub:
             block.cache[key] = flt.select(block.chunk)
         sel: np.ndarray | None = block.cache[key]
         return sel
-
-    def _remember(self, block: Block) -> None:
-        self._replay.append(block)
-        self._replay_events += block.count
-        while self._replay and self._replay_events - self._replay[0].count >= self.replay_max:
-            self._replay_events -= self._replay.popleft().count
 
     async def stop(self, reason: str = "shutdown") -> None:
         """Stop reading and close every stream with `reason` (and every
@@ -305,26 +357,48 @@ class Hub:
     def note_delivered(self, sub: Subscriber, entries: Iterable[Entry]) -> None:
         """`entries`, taken from `sub`, were written to its socket."""
         n = 0
+        delivered = self.stats.delivered
         for e in entries:
             if isinstance(e, View) and e.is_event:
-                self.delivered[e.block.type] += len(e)
+                delivered[e.block.type] += len(e)
                 n += len(e)
         sub.sent(n)
 
     def iter_subscribers(self) -> Iterator[Subscriber]:
         return iter(list(self.subscribers.values()))
 
+    def client_lost(self) -> dict[tuple[Reason, str], int]:
+        """Events lost by clients per (reason, type), departed ones included."""
+        return self.stats.client_lost(s.lost for s in self.subscribers.values())
+
     def status(self) -> dict[str, Any]:
-        client_lost = self.client_dropped_total + sum(s.dropped for s in self.subscribers.values())
-        oldest = self._replay[0].seq0 if self._replay else None
+        lost = self.client_lost()
+        by_reason = dict.fromkeys(REASONS, 0)
+        by_type = dict.fromkeys(self.types, 0)
+        for (reason, type_name), n in lost.items():
+            by_reason[reason] += n
+            by_type[type_name] = by_type.get(type_name, 0) + n
+        drops = self.kernel_drops()
+        collected = self.collected()
+        types = {t: {"collected": t in collected, "produced": self.produced.get(t, 0),
+                     "delivered": self.delivered.get(t, 0), "client_lost": by_type.get(t, 0),
+                     "kernel_drops": drops.get(t)} for t in self.types}  # fmt: skip
         return {
+            "reader": {"running": self.running, "error": self.error, "polls": self.stats.polls},
             "reader_error": self.error,
+            "base_filter": asdict(self.base_filter),
             "kernel_filter": self.kernel_filter,
+            "types": types,
             "produced": dict(self.produced),
             "delivered": dict(self.delivered),
-            "lost": {**self.session.lost, "client": client_lost},
-            "kernel_drops": self.session.kernel_drops(),
+            "lost": {**self.session.lost, "client": by_reason},
+            "replay_gaps_unknown": self.stats.replay_gaps_unknown,
+            "kernel_drops": drops,
             "ring_fill": self.session.ring_fill(),
-            "replay_window": {"events": self._replay_events, "max": self.replay_max, "oldest_seq": oldest},
+            "replay_window": {
+                "events": self.replay.events,
+                "max": self.replay.max_events,
+                "oldest_seq": self.replay.oldest_seq,
+            },
             "clients": [s.status() for s in self.subscribers.values()],
         }

@@ -24,6 +24,11 @@ class ClientFilter:
     uid: int | None = None
     comm: str | None = None
 
+    @property
+    def selects_rows(self) -> bool:
+        """True when the filter looks inside events, not only at their type."""
+        return not (self.pid is None and self.tid is None and self.uid is None and self.comm is None)
+
     def wants(self, type_name: str) -> bool:
         return self.types is None or type_name in self.types
 

@@ -3,67 +3,29 @@
 The hub offers views without ever awaiting; the client's writer awaits
 take(), writes, then reports sent(). When the queue is full the client's
 policy applies (drop-oldest, drop-newest, disconnect) and every dropped
-event is counted; the client later reads one `lost` record (stage
-"client") with the count and the first and last seq it missed."""
+event is counted under its reason (loss.py); the client later reads one
+`lost` record (stage "client") with the reason, the count and the first and
+last seq it missed. At the end of a stream, final_losses() holds whatever
+loss it has not been told about yet."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..events.records import Lost
 from .blocks import Block, View
 from .filter import ClientFilter
+from .loss import BACKPRESSURE, ClientLoss, Reason, merge_lost
 
-__all__ = [
-    "DEFAULT_CLIENT_QUEUE",
-    "MAX_NOTICES",
-    "POLICIES",
-    "ClientLoss",
-    "Entry",
-    "Notice",
-    "Policy",
-    "Subscriber",
-]
+__all__ = ["DEFAULT_CLIENT_QUEUE", "MAX_NOTICES", "POLICIES", "Entry", "Notice", "Policy", "Subscriber"]
 
 Policy = Literal["drop-oldest", "drop-newest", "disconnect"]
 POLICIES: tuple[Policy, ...] = ("drop-oldest", "drop-newest", "disconnect")
 DEFAULT_CLIENT_QUEUE = 65536  # events
 MAX_NOTICES = 64  # unread control rows (WebSocket acks) per client
-
-
-def _merge_lost(old: Lost, new: Lost) -> Lost:
-    """One loss record for two: counts (and per-type counts) summed, the
-    later seq and time kept, the first seq remembered."""
-    detail = {**old.detail, **new.detail}
-    a, b = old.detail.get("by_type"), new.detail.get("by_type")
-    if isinstance(a, dict) and isinstance(b, dict):
-        detail["by_type"] = {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}
-    detail["first_seq"] = old.detail.get("first_seq", old.seq)
-    return Lost(new.seq, new.stage, old.count + new.count, new.ts_ns, detail)
-
-
-@dataclass(slots=True)
-class ClientLoss:
-    """Events this client missed, reported in-stream when it catches up."""
-
-    count: int
-    first_seq: int
-    last_seq: int
-    reason: str
-
-    def merge(self, count: int, first: int, last: int) -> None:
-        self.count += count
-        self.first_seq = min(self.first_seq, first)
-        self.last_seq = max(self.last_seq, last)
-
-    def row(self) -> dict[str, Any]:
-        return {"type": "lost", "stage": "client", "count": self.count, "first_seq": self.first_seq,
-                "last_seq": self.last_seq, "ts_ns": time.monotonic_ns(), "reason": self.reason}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -80,12 +42,18 @@ class Notice:
 Entry = View | ClientLoss | Notice
 
 
+def _is_events(entry: Entry) -> bool:
+    return isinstance(entry, View) and entry.is_event
+
+
 @dataclass(eq=False)
 class Subscriber:
     """One client's queue. The hub offers views without ever awaiting; the
     client's writer task awaits `take()`, writes, then reports `sent()`.
-    Counters satisfy, at all times, matched == delivered + dropped + depth +
-    sending; once unsubscribed, matched == delivered + dropped."""
+    Counters satisfy, at all times, matched == delivered + lost_total +
+    depth + sending; once unsubscribed, matched == delivered + lost_total.
+    `lost` counts events per (reason, type); `reported` per reason what the
+    client has been told in-stream."""
 
     id: int
     kind: str  # "sse", "ws", "ndjson", or "api" for in-process users
@@ -100,11 +68,12 @@ class Subscriber:
     sending: int = 0  # events taken by the writer and not yet written
     matched: int = 0
     delivered: int = 0
-    dropped: int = 0
+    lost: Counter[tuple[Reason, str]] = field(default_factory=Counter)
+    reported: Counter[Reason] = field(default_factory=Counter)
     lost_records: int = 0
-    closed: str | None = None  # why the stream ends: "limit", "shutdown", "queue overflow", ...
+    closed: str | None = None  # why the stream ends: "limit", "shutdown", "overflow", ...
     connected_at: float = field(default_factory=time.time)
-    on_overflow: Callable[[], None] | None = None  # the server's hook to cut a stalled connection
+    _inflight: list[Entry] = field(default_factory=list)  # taken, not yet written
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- producer side (the hub) --
@@ -144,7 +113,7 @@ class Subscriber:
         if isinstance(tail, View) and tail.block.lost is not None and new is not None:
             old = tail.block.lost
             if old.stage == new.stage:
-                self.queue[-1] = View(Block(_merge_lost(old, new)))
+                self.queue[-1] = View(Block(merge_lost(old, new)))
                 self._wake.set()
                 return
         self.queue.append(view)
@@ -155,48 +124,55 @@ class Subscriber:
         self.depth += len(view)
         self._wake.set()
 
+    def count_loss(self, reason: Reason, type_name: str, n: int) -> None:
+        self.lost[(reason, type_name)] += n
+
+    def _lose(self, loss: ClientLoss, view: View) -> None:
+        n = len(view)
+        loss.add(view.block.type, n, view.first_seq(), view.last_seq())
+        self.lost[(loss.reason, view.block.type)] += n
+
     def _drop_tail(self, view: View) -> None:
-        self.dropped += len(view)
         tail = self.queue[-1] if self.queue else None
-        if isinstance(tail, ClientLoss):
-            tail.merge(len(view), view.first_seq(), view.last_seq())
+        if isinstance(tail, ClientLoss) and tail.reason == "drop-newest":
+            loss = tail
         else:
-            self.queue.append(ClientLoss(len(view), view.first_seq(), view.last_seq(), "drop-newest"))
+            loss = ClientLoss("drop-newest")
+            self.queue.append(loss)
+        self._lose(loss, view)
         self._wake.set()
 
     def _head_loss(self) -> ClientLoss:
+        """The drop-oldest record at the head of the queue (made if needed)."""
         head = self.queue[0] if self.queue else None
-        if isinstance(head, ClientLoss):
+        if isinstance(head, ClientLoss) and head.reason == "drop-oldest":
             return head
-        loss = ClientLoss(0, 1 << 62, -1, "drop-oldest")
+        loss = ClientLoss("drop-oldest")
         self.queue.appendleft(loss)
         return loss
 
     def _drop_head_view(self, view: View) -> None:
-        self.dropped += len(view)
-        self._head_loss().merge(len(view), view.first_seq(), view.last_seq())
+        self._lose(self._head_loss(), view)
 
     def _evict(self, need: int) -> None:
         """Drop the oldest queued events until `need` fit (drop-oldest).
-        Kernel and daemon loss records are never dropped: they keep their place."""
+        Loss records of other stages or reasons and notices keep their place."""
         loss = self._head_loss()
         self.queue.popleft()
         kept: list[Entry] = []
         while need > 0 and self.queue:
             entry = self.queue.popleft()
-            if isinstance(entry, ClientLoss):
-                loss.merge(entry.count, entry.first_seq, entry.last_seq)
+            if isinstance(entry, ClientLoss) and entry.reason == "drop-oldest":
+                loss.absorb(entry)
                 continue
-            if isinstance(entry, Notice) or not entry.is_event:
+            if not isinstance(entry, View) or not entry.is_event:
                 kept.append(entry)
                 continue
             k = min(need, len(entry))
-            gone = entry.head(k)
             if k < len(entry):
                 self.queue.appendleft(entry.tail(len(entry) - k))
-            loss.merge(k, gone.first_seq(), gone.last_seq())
+            self._lose(loss, entry.head(k))
             self.depth -= k
-            self.dropped += k
             need -= k
         self.queue.extendleft(reversed(kept))
         if loss.count:
@@ -204,21 +180,29 @@ class Subscriber:
 
     def _overflow_disconnect(self, view: View) -> None:
         """Policy "disconnect": everything queued is dropped with the new
-        events, reported in one loss record, and the stream ends."""
-        views = [e for e in self.queue if isinstance(e, View) and e.is_event]
-        first = views[0].first_seq() if views else view.first_seq()
-        loss = ClientLoss(self.depth + len(view), first, view.last_seq(), "disconnect")
+        events, reported in one loss record, and the stream ends once the
+        writer has sent that record and the end frame."""
+        loss = ClientLoss("disconnect")
+        kept: list[Entry] = []
         for e in self.queue:
-            if isinstance(e, ClientLoss):
-                loss.merge(e.count, e.first_seq, e.last_seq)
-        self.dropped += self.depth + len(view)
+            if isinstance(e, View) and e.is_event:
+                self._lose(loss, e)
+            elif isinstance(e, ClientLoss) and e.reason == self.policy:
+                loss.absorb(e)
+            else:
+                kept.append(e)  # kernel/daemon losses, notices, a replay gap: still told
+        self._lose(loss, view)
         self.depth = 0
         self.queue.clear()
+        self.queue.extend(kept)
         self.queue.append(loss)
-        self.closed = "queue overflow"
+        self.closed = "overflow"
         self._wake.set()
-        if self.on_overflow is not None:
-            self.on_overflow()
+
+    def tell(self, loss: ClientLoss) -> None:
+        """Queue a loss record the hub made for this client (a replay gap)."""
+        self.queue.append(loss)
+        self._wake.set()
 
     def notify(self, doc: dict[str, Any]) -> None:
         """Queue a control row for this client, after what is queued now.
@@ -255,7 +239,9 @@ class Subscriber:
         while self.queue and budget > 0 and not self.done:
             entry = self.queue.popleft()
             if not isinstance(entry, View):
-                self.lost_records += isinstance(entry, ClientLoss)
+                if isinstance(entry, ClientLoss):
+                    self.lost_records += 1
+                    self.reported[entry.reason] += entry.count
                 out.append(entry)
                 continue
             if entry.is_event:
@@ -271,34 +257,92 @@ class Subscriber:
                 self.sending += n
                 budget -= n
             out.append(entry)
+        self._inflight = out  # what cut() counts if the write never completes
         if self.done:
+            self._past_limit()
             self.close("limit")
         return out
 
+    def _past_limit(self) -> None:
+        """The client has all it asked for: events still queued were matched
+        but will never be sent, which is no loss (it asked to stop)."""
+        kept: list[Entry] = []
+        for e in self.queue:
+            if isinstance(e, View) and e.is_event:
+                self.matched -= len(e)
+                self.depth -= len(e)
+            else:
+                kept.append(e)
+        self.queue.clear()
+        self.queue.extend(kept)
+
     def sent(self, n: int) -> None:
-        """The writer wrote `n` taken events: only now are they delivered."""
+        """The writer wrote the `n` events it took: only now are they delivered."""
         self.sending -= n
         self.delivered += n
+        self._inflight = []
 
-    def abandon(self) -> None:
-        """The client is gone: what is queued or was being written never
-        reaches it, so it counts as dropped."""
-        self.dropped += self.depth + self.sending
-        self.depth = self.sending = 0
+    def cut(self, reason: Reason) -> None:
+        """The stream ends now (`reason`): events queued or being written
+        will never be delivered and count as lost for that reason; loss
+        records and notices stay queued for a last best-effort write."""
+        for e in self._inflight:
+            if isinstance(e, View) and e.is_event:
+                self.count_loss(reason, e.block.type, len(e))
+        self._inflight = []
+        self.sending = 0
+        kept: list[Entry] = []
+        for e in self.queue:
+            if _is_events(e):
+                assert isinstance(e, View)
+                self.count_loss(reason, e.block.type, len(e))
+            else:
+                kept.append(e)
         self.queue.clear()
-        self.close("disconnect")
+        self.queue.extend(kept)
+        self.depth = 0
+        self.close(reason)
+
+    def final_losses(self) -> list[ClientLoss]:
+        """Loss this client has not been told about yet, one record per
+        reason: what ends its stream, before the end frame."""
+        pending: Counter[Reason] = Counter()
+        for (reason, _t), n in self.lost.items():
+            pending[reason] += n
+        out = []
+        for reason, n in pending.items():
+            left = n - self.reported[reason]
+            if left > 0 and reason != "replay-gap":  # gaps are told when the stream starts
+                out.append(ClientLoss(reason, left, note="not told in-stream before the end"))
+                self.reported[reason] += left
+        return out
+
+    @property
+    def lost_total(self) -> int:
+        return sum(self.lost.values())
+
+    def lost_by_reason(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for (reason, _t), n in self.lost.items():
+            out[reason] += n
+        return dict(out)
+
+    @property
+    def dropped(self) -> int:
+        """Events the server dropped for this client (back-pressure reasons)."""
+        return sum(n for (reason, _t), n in self.lost.items() if reason in BACKPRESSURE)
 
     @property
     def done(self) -> bool:
         return self.limit is not None and self.delivered + self.sending >= self.limit
 
     def drained_and_closed(self) -> bool:
-        """True when the stream should end: closed, with nothing left to send
-        (overflow-disconnects end at once, with what is queued discarded)."""
+        """True when the stream should end: closed, with nothing left to send."""
         return self.closed is not None and (not self.queue or self.done)
 
     def status(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "peer": self.peer, "filter": self.filter.as_dict(),
                 "policy": self.policy, "max_queue": self.max_queue, "limit": self.limit, "batch": self.batch,
                 "queue_depth": self.depth, "sending": self.sending, "matched": self.matched,
-                "delivered": self.delivered, "dropped": self.dropped, "connected_at": self.connected_at}  # fmt: skip
+                "delivered": self.delivered, "dropped": self.dropped, "lost": self.lost_by_reason(),
+                "connected_at": self.connected_at}  # fmt: skip

@@ -4,8 +4,7 @@ dashboard, and the HTTP security rules (security.py)."""
 
 from __future__ import annotations
 
-from .app import make_app
-from .badrequest import JsonErrorRunner
+from .app import Runner, make_app
 from .state import ServerState
 
-__all__ = ["JsonErrorRunner", "ServerState", "make_app"]
+__all__ = ["Runner", "ServerState", "make_app"]

@@ -43,8 +43,17 @@ def _int(name: str, text: str, lo: int, hi: int) -> int:
     return value
 
 
+def _canonical(name: str, known: Collection[str]) -> str:
+    """`name`, or the traced type it is perf's short spelling of
+    (`sched:sched_switch` for `tracepoint:sched:sched_switch`, as -e takes it)."""
+    if name in known:
+        return name
+    full = "tracepoint:" + name
+    return full if full in known else name
+
+
 def _types(text: str, known: Collection[str]) -> frozenset[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
+    names = [_canonical(t.strip(), known) for t in text.split(",") if t.strip()]
     if not names:
         raise BadParam("types", "empty list")
     unknown = [t for t in names if t not in known]

@@ -26,9 +26,9 @@ class ServerState:
     max_clients: int = 256  # streams at once: with client_queue, this bounds memory
     keepalive: float = 15.0  # seconds between SSE comments / WS pings when idle
     send_timeout: float = 30.0  # a write that cannot complete this fast ends the stream
-    overflow_grace: float = 1.0  # time for the final frames before a stalled socket is cut
-    shutdown_grace: float = 2.0
-    streams: set[web.StreamResponse] = field(default_factory=set)
+    overflow_grace: float = 1.0  # time for the final frames to a client whose send timed out
+    shutdown_grace: float = 2.0  # time streams get to finish at shutdown before they are cut
+    streams: dict[int, web.Request] = field(default_factory=dict)  # requests streaming now, by id()
     aggregates: AggregateSet = field(default_factory=AggregateSet)  # serve --aggregate, /api/aggregates
 
 
