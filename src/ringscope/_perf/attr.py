@@ -37,6 +37,8 @@ def vmlinux_btf() -> Btf:
 _ENUMS = (
     "perf_type_id", "perf_hw_id", "perf_sw_ids", "perf_hw_cache_id", "perf_hw_cache_op_id",
     "perf_hw_cache_op_result_id", "perf_event_sample_format", "perf_event_read_format",
+    # the profiler's ring: record types, callchain context markers, user register ids
+    "perf_event_type", "perf_callchain_context", "perf_sample_regs_abi", "perf_event_x86_regs",
 )  # fmt: skip
 
 
@@ -74,14 +76,16 @@ def layout_from_btf(btf: Btf) -> AttrLayout:
 
 def _cache_file(btf_bytes: bytes) -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "ringscope" / f"perf-btf-{hashlib.sha1(btf_bytes).hexdigest()}.json"
+    # v2: the profiler's enums were added; an older cache file lacks them.
+    return base / "ringscope" / f"perf-btf-v2-{hashlib.sha1(btf_bytes).hexdigest()}.json"
 
 
 def _derive(btf: Btf) -> dict[str, Any]:
     layout = layout_from_btf(btf)
     consts: dict[str, int] = {}
     for enum in _ENUMS:
-        consts.update(btf.enum_values(enum))
+        with contextlib.suppress(KeyError, LookupError):  # an arch's register enum is only on that arch
+            consts.update(btf.enum_values(enum))
     fields = {f.name: [f.bit_offset, f.bits] for f in layout.fields.values()}
     return {"size": layout.size, "fields": fields, "constants": consts}
 
