@@ -18,7 +18,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
 
-__all__ = ["ElfSymbols", "build_id"]
+__all__ = ["ElfSymbols", "build_id", "debug_file", "load_cached"]
 
 DEBUG_ROOT = Path("/usr/lib/debug/.build-id")
 _STT_FUNC = ("STT_FUNC", "STT_GNU_IFUNC")
@@ -32,6 +32,14 @@ def _build_id(elf: ELFFile) -> str | None:
             if note["n_type"] == "NT_GNU_BUILD_ID":
                 return str(note["n_desc"])
     return None
+
+
+def debug_file(bid: str | None) -> Path | None:
+    """The separate debug file of a build id (Debian's -dbgsym packages), if installed."""
+    if not bid or len(bid) < 3:
+        return None
+    path = DEBUG_ROOT / bid[:2] / f"{bid[2:]}.debug"
+    return path if path.exists() else None
 
 
 def build_id(path: str | Path) -> str | None:
@@ -116,8 +124,8 @@ class ElfSymbols:
                     if s["p_type"] == "PT_LOAD"
                 ]
                 syms = cls._functions(elf)
-            debug = DEBUG_ROOT / (bid[:2] if bid else "") / f"{bid[2:] if bid else ''}.debug"
-            if bid and debug.exists():
+            debug = debug_file(bid)
+            if debug is not None:
                 with open(debug, "rb") as f:
                     syms = cls._functions(ELFFile(f)) or syms
         except (OSError, ELFError, ValueError):
@@ -131,12 +139,17 @@ class ElfSymbols:
         return None
 
     def lookup(self, vaddr: int) -> str | None:
+        found = self.lookup_start(vaddr)
+        return found[0] if found else None
+
+    def lookup_start(self, vaddr: int) -> tuple[str, int] | None:
+        """(name, start address) of the function holding `vaddr`."""
         i = bisect.bisect_right(self._addrs, vaddr) - 1
         # Sized symbols must contain the address; a stripped-size one is
         # taken as extending to the next symbol.
         if i < 0 or (self._ends[i] <= vaddr and self._ends[i] - self._addrs[i] > 1):
             return None
-        return self._names[i]
+        return self._names[i], self._addrs[i]
 
 
 @lru_cache(maxsize=256)
