@@ -52,6 +52,7 @@ def _meta(event: str, freq: int | None, period: int | None, cg: CallGraph, targe
         "event": event, "freq": freq, "period": period, "callgraph": str(cg), "callchain": cg.enabled,
         "target": target.label, "kernel": platform.release(), "arch": platform.machine(),
         "hostname": platform.node(), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "start_unix_ns": time.time_ns(),
     }  # fmt: skip
 
 
