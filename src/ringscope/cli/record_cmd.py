@@ -25,8 +25,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--call-graph", metavar="fp|dwarf[,SIZE]",
                    help="how user stacks are taken: frame pointers, or registers + SIZE bytes of user "
                         "stack (default 8192) unwound with DWARF CFI")  # fmt: skip
-    p.add_argument("--aggregate", action="store_true",
-                   help="count stacks in the kernel (BPF), the low-overhead mode: no per-sample records")
+    p.add_argument(
+        "--aggregate",
+        action="store_true",
+        help="count stacks in the kernel (BPF), the low-overhead mode: no per-sample records",
+    )
     p.add_argument("-p", "--pid", type=int, help="profile an existing process")
     p.add_argument("-a", "--all-cpus", action="store_true", help="profile every CPU")
     p.add_argument("-o", "--output", default=DEFAULT_FILE, metavar="FILE", help=f"default {DEFAULT_FILE}")

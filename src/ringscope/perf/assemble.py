@@ -123,7 +123,11 @@ class Assembler:
 
 
 def assemble(
-    records: list[Record], meta: dict[str, Any], *, seeds: list[int] | None = None, unwind: Unwind | None = None
+    records: list[Record],
+    meta: dict[str, Any],
+    *,
+    seeds: list[int] | None = None,
+    unwind: Unwind | None = None,
 ) -> Profile:
     """`records` -> a Profile. `seeds`: pids whose /proc maps are read
     first (processes that ran before the recording began)."""

@@ -38,7 +38,9 @@ class ProfileBuilder:
     def comm(self, name: str) -> int:
         return self._comms.setdefault(name, len(self._comms))
 
-    def add(self, time: int, cpu: int, pid: int, tid: int, period: int, stack: int, comm: int, count: int = 1) -> None:
+    def add(
+        self, time: int, cpu: int, pid: int, tid: int, period: int, stack: int, comm: int, count: int = 1
+    ) -> None:
         self.rows.append((time, cpu, pid, tid, period, stack, comm, count))
 
     def build(self, meta: dict[str, Any], stats: dict[str, int], ksyms: Kallsyms | None = None) -> Profile:

@@ -76,9 +76,13 @@ def from_v1(doc: dict[str, Any]) -> Profile:
         for s in doc["samples"]
     ]  # fmt: skip
     maps = {
-        int(pid): [Mapping(int(m["start"], 16), int(m["end"], 16), int(m["pgoff"], 16), str(m["path"])) for m in ms]
+        int(pid): [
+            Mapping(int(m["start"], 16), int(m["end"], 16), int(m["pgoff"], 16), str(m["path"])) for m in ms
+        ]
         for pid, ms in doc["maps"].items()
     }
     build_ids = {str(k): (str(v) if v else None) for k, v in doc["build_ids"].items()}
     ksyms = {int(a, 16): str(n) for a, n in doc["ksyms"].items()}
-    return from_aggregated(samples, maps, build_ids, ksyms, dict(doc["meta"]), {str(k): int(v) for k, v in doc["stats"].items()})
+    return from_aggregated(
+        samples, maps, build_ids, ksyms, dict(doc["meta"]), {str(k): int(v) for k, v in doc["stats"].items()}
+    )

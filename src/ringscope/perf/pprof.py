@@ -29,8 +29,8 @@ class _Strings:
 def _value_types(p: Profile, st: _Strings, prof: Message) -> None:
     event = str(p.meta.get("event") or "events")
     unit = "nanoseconds" if event in ("cpu-clock", "task-clock") else "count"
-    prof.msg(1, Message().int(1, st("samples")).int(2, st("count")))
-    prof.msg(1, Message().int(1, st(event)).int(2, st(unit)))
+    prof.sub(1, Message().num(1, st("samples")).num(2, st("count")))
+    prof.sub(1, Message().num(1, st(event)).num(2, st(unit)))
 
 
 def _samples(p: Profile, st: _Strings, prof: Message) -> None:
@@ -45,10 +45,10 @@ def _samples(p: Profile, st: _Strings, prof: Message) -> None:
     for key, count in agg.items():
         stack, pid, tid, comm = key
         m = Message().packed(1, (f + 1 for f in p.stacks[stack])).packed(2, (count, periods[key]))
-        m.msg(3, Message().int(1, st("pid")).int(3, pid))
-        m.msg(3, Message().int(1, st("tid")).int(3, tid))
-        m.msg(3, Message().int(1, st("comm")).int(2, st(p.comms[comm])))
-        prof.msg(2, m)
+        m.sub(3, Message().num(1, st("pid")).num(3, pid))
+        m.sub(3, Message().num(1, st("tid")).num(3, tid))
+        m.sub(3, Message().num(1, st("comm")).num(2, st(p.comms[comm])))
+        prof.sub(2, m)
 
 
 def _mappings(p: Profile, st: _Strings, prof: Message) -> None:
@@ -61,9 +61,9 @@ def _mappings(p: Profile, st: _Strings, prof: Message) -> None:
     # pprof names the profile after mapping 1: user files first, the kernel last.
     for i in sorted(range(len(p.dsos)), key=lambda i: p.dsos[i].kernel):
         d = p.dsos[i]
-        m = Message().int(1, i + 1).int(2, lo.get(i, 0)).int(3, hi.get(i, 0) + 1)
-        m.int(5, st(d.path)).int(6, st(d.build_id or "")).int(7, 1)
-        prof.msg(3, m)
+        m = Message().num(1, i + 1).num(2, lo.get(i, 0)).num(3, hi.get(i, 0) + 1)
+        m.num(5, st(d.path)).num(6, st(d.build_id or "")).num(7, 1)
+        prof.sub(3, m)
 
 
 def _locations(p: Profile, st: _Strings, prof: Message) -> None:
@@ -76,11 +76,11 @@ def _locations(p: Profile, st: _Strings, prof: Message) -> None:
         key = (fr.name, file or fr.path or fr.dso)
         if key not in funcs:
             funcs[key] = len(funcs) + 1
-            prof.msg(5, Message().int(1, funcs[key]).int(2, st(key[0])).int(3, st(key[0])).int(4, st(key[1])))
-        loc = Message().int(1, fid + 1).int(2, ref.dso + 1 if ref.dso >= 0 else 0)
-        loc.int(3, ref.offset)
-        loc.msg(4, Message().int(1, funcs[key]).int(2, int(num) if num.isdigit() else 0))
-        prof.msg(4, loc)
+            prof.sub(5, Message().num(1, funcs[key]).num(2, st(key[0])).num(3, st(key[0])).num(4, st(key[1])))
+        loc = Message().num(1, fid + 1).num(2, ref.dso + 1 if ref.dso >= 0 else 0)
+        loc.num(3, ref.offset)
+        loc.sub(4, Message().num(1, funcs[key]).num(2, int(num) if num.isdigit() else 0))
+        prof.sub(4, loc)
 
 
 def pprof(p: Profile) -> bytes:
@@ -92,7 +92,7 @@ def pprof(p: Profile) -> bytes:
     _locations(p, st, prof)
     default = st("samples")
     for s in st.index:  # every string is interned by now
-        prof.str(6, s)
-    prof.int(9, int(p.meta.get("start_unix_ns") or 0)).int(10, int(p.meta.get("duration_ns") or 0))
-    prof.int(14, default)
+        prof.text(6, s)
+    prof.num(9, int(p.meta.get("start_unix_ns") or 0)).num(10, int(p.meta.get("duration_ns") or 0))
+    prof.num(14, default)
     return gzip.compress(bytes(prof))

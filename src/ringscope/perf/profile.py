@@ -113,7 +113,10 @@ class Profile:
             "frames": [[f.addr, f.dso, f.offset, int(f.ret)] for f in self.frames],
             "stacks": [list(s) for s in self.stacks],
             "comms": self.comms,
-            "samples": {k: base64.b64encode(v.astype(COLUMNS[k]).tobytes()).decode() for k, v in self.samples.cols.items()},
+            "samples": {
+                k: base64.b64encode(v.astype(COLUMNS[k]).tobytes()).decode()
+                for k, v in self.samples.cols.items()
+            },
             "knames": {str(k): v for k, v in self.knames.items()},
         }
 
@@ -152,7 +155,9 @@ class Profile:
 
                 return from_v1(doc)
             if version != VERSION:
-                raise BadInput(f"{where}: unsupported profile version {version!r} (this reads 1 and {VERSION})")
+                raise BadInput(
+                    f"{where}: unsupported profile version {version!r} (this reads 1 and {VERSION})"
+                )
             return _from_v2(doc)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise BadInput(f"{where}: corrupt profile ({type(e).__name__}: {e})") from None

@@ -32,25 +32,25 @@ class Message:
     def __init__(self) -> None:
         self._buf = bytearray()
 
-    def int(self, field: int, value: int) -> Message:
+    def num(self, field: int, value: int) -> Message:
         if value:
             self._buf += varint(field << 3) + varint(value)
         return self
 
-    def bytes(self, field: int, value: bytes) -> Message:
+    def raw(self, field: int, value: bytes) -> Message:
         self._buf += varint(field << 3 | 2) + varint(len(value)) + value
         return self
 
-    def str(self, field: int, value: str) -> Message:
-        return self.bytes(field, value.encode())
+    def text(self, field: int, value: str) -> Message:
+        return self.raw(field, value.encode())
 
-    def msg(self, field: int, value: Message) -> Message:
-        return self.bytes(field, bytes(value))
+    def sub(self, field: int, value: Message) -> Message:
+        return self.raw(field, bytes(value))
 
     def packed(self, field: int, values: Iterable[int]) -> Message:
         body = b"".join(varint(v) for v in values)
         if body:
-            self.bytes(field, body)
+            self.raw(field, body)
         return self
 
     def __bytes__(self) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import BadInput
@@ -71,7 +72,7 @@ class _Loop:
         self.cmd, self.pid = cmd, pid
         self.deadline = time.monotonic() + duration if duration else None
 
-    def run(self, tick: Any) -> None:
+    def run(self, tick: Callable[[], None]) -> None:
         try:
             while not _done(self.cmd, self.pid, self.deadline):
                 tick()
@@ -89,7 +90,12 @@ def _record_ring(target: Target, loop: _Loop, event: str | None, freq: int | Non
         if not target.enable_on_exec:
             s.enable()
         started = time.monotonic_ns()
-        loop.run(lambda: (s.wait(_POLL_S), s.collect()))
+
+        def tick() -> None:
+            s.wait(_POLL_S)
+            s.collect()
+
+        loop.run(tick)
         s.disable()
         s.collect()
         meta = _meta(s.event.name, s.freq, s.period, cg, target)
@@ -172,5 +178,7 @@ def profile_for(
     PermissionDenied, NotSupported (RingscopeError) like record()."""
     if not seconds > 0:
         raise BadInput("the profiling duration must be positive")
-    prof, _ = record(event, pid=pid, system_wide=pid is None, freq=freq, callgraph=callgraph, duration=seconds)
+    prof, _ = record(
+        event, pid=pid, system_wide=pid is None, freq=freq, callgraph=callgraph, duration=seconds
+    )
     return prof

@@ -130,7 +130,9 @@ def text(
             for key in {_key(st, keys, i, syms) for i in range(len(st.frames))} | {k}:
                 incl[key] += st.count
         if callgraph:
-            chain = tuple(_label(syms, i, f) for i, f in zip(reversed(st.ids), reversed(st.frames), strict=True))
+            chain = tuple(
+                _label(syms, i, f) for i, f in zip(reversed(st.ids), reversed(st.frames), strict=True)
+            )
             chains[k][chain] += st.count
     by = incl if children else self_
     cols = [_TITLES[k] for k in keys]
@@ -139,12 +141,10 @@ def text(
     heads = "  ".join(f"{c:<{w}}" for c, w in zip(cols, widths, strict=True))
     lines.append(f"# {'Children      Self' if children else 'Overhead'}  {heads}".rstrip())
     lines.append("#")
-    shown = 0
-    for key, count in by.most_common():
+    for shown, (key, count) in enumerate(by.most_common()):
         pct = 100.0 * count / total
         if pct < percent_limit or (limit and shown >= limit):
             break
-        shown += 1
         vals = "  ".join(f"{v:<{w}}" for v, w in zip(key, widths, strict=True))
         lead = f" {pct:8.2f}%  {100.0 * self_[key] / total:8.2f}%" if children else f" {pct:8.2f}%"
         lines.append(f"{lead}  {vals}".rstrip())

@@ -49,7 +49,9 @@ class Profiler:
         self.target = target
         self.event: EventDesc = parse_event(event or default_event())
         if self.event.kind == "tracepoint":
-            raise BadInput(f"--aggregate samples hardware and software events, not tracepoint '{self.event.name}'")
+            raise BadInput(
+                f"--aggregate samples hardware and software events, not tracepoint '{self.event.name}'"
+            )
         if period is None and (freq is None or freq <= 0):
             raise BadInput("the sampling frequency (-F) must be positive")
         if period is not None and period <= 0:

@@ -28,6 +28,10 @@ RA_UNDEFINED = -(1 << 31)  # no return address: the outermost frame (_start)
 BP_SAME = -(1 << 31)  # rbp is not saved in this frame
 
 
+# DW_EH_PE_* value formats with a fixed size (uleb128/sleb128 aside).
+_PTR_FORMATS = {0x00: "<Q", 0x02: "<H", 0x03: "<I", 0x04: "<Q", 0x0A: "<h", 0x0B: "<i", 0x0C: "<q"}
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     pc: int  # first address the row applies to (link-time vaddr)
@@ -101,11 +105,12 @@ class _Reader:
             return 0
         here = self.base + self.pos
         fmt = enc & 0x0F
-        value = {
-            0x00: lambda: self.fixed("<Q"), 0x01: self.uleb, 0x02: lambda: self.fixed("<H"),
-            0x03: lambda: self.fixed("<I"), 0x04: lambda: self.fixed("<Q"), 0x09: self.sleb,
-            0x0A: lambda: self.fixed("<h"), 0x0B: lambda: self.fixed("<i"), 0x0C: lambda: self.fixed("<q"),
-        }[fmt]()  # fmt: skip
+        if fmt == 0x01:
+            value = self.uleb()
+        elif fmt == 0x09:
+            value = self.sleb()
+        else:
+            value = self.fixed(_PTR_FORMATS[fmt])
         if enc & 0x70 == 0x10:  # DW_EH_PE_pcrel
             value += here
         return value & ((1 << 64) - 1)

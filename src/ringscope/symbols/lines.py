@@ -90,6 +90,11 @@ def line_table(path: str, build_id: str | None) -> LineTable | None:
             found = None
         if found is not None:
             break
-    addrs, lines, files, names = found or (np.zeros(0, np.uint64), np.zeros(0, np.uint32), np.zeros(0, np.uint32), [])
+    addrs, lines, files, names = found or (
+        np.zeros(0, np.uint64),
+        np.zeros(0, np.uint32),
+        np.zeros(0, np.uint32),
+        [],
+    )
     save_arrays(key, addrs=addrs, lines=lines, files=files, names=np.array(json.dumps(names)))
     return LineTable(addrs, lines, files, names) if len(addrs) else None

@@ -30,8 +30,8 @@ class UnwindTable:
         self.rows = rows  # (n, 5) int64: pc, cfa kind, cfa offset, ra offset, bp offset
         self.segments = segments  # (m, 3) int64: p_offset, p_filesz, p_vaddr
         self.pcs: list[int] = rows[:, 0].tolist()
-        self.cols: list[tuple[int, int, int, int]] = [tuple(r) for r in rows[:, 1:].tolist()]  # type: ignore[misc]
-        self._segs: list[tuple[int, int, int]] = [tuple(s) for s in segments.tolist()]  # type: ignore[misc]
+        self.cols: list[tuple[int, int, int, int]] = [tuple(r) for r in rows[:, 1:].tolist()]
+        self._segs: list[tuple[int, int, int]] = [tuple(s) for s in segments.tolist()]
 
     def vaddr(self, offset: int) -> int | None:
         for off, size, vaddr in self._segs:
@@ -45,7 +45,11 @@ def _sections(path: str) -> tuple[list[tuple[bytes, int, bool]], np.ndarray]:
     with open(path, "rb") as f:
         elf = ELFFile(f)
         segs = np.array(
-            [(s["p_offset"], s["p_filesz"], s["p_vaddr"]) for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"],
+            [
+                (s["p_offset"], s["p_filesz"], s["p_vaddr"])
+                for s in elf.iter_segments()
+                if s["p_type"] == "PT_LOAD"
+            ],
             dtype=np.int64,
         ).reshape(-1, 3)
         for name, eh in ((".eh_frame", True), (".debug_frame", False)):
@@ -84,7 +88,9 @@ def _build(path: str, build_id: str | None) -> tuple[np.ndarray, np.ndarray]:
                     rows = _merge(rows, parse_cfi(data, addr, eh))
         except (OSError, ELFError, ValueError):
             pass
-    arr = np.array([(r.pc, r.cfa, r.cfa_off, r.ra_off, r.bp_off) for r in rows], dtype=np.int64).reshape(-1, 5)
+    arr = np.array([(r.pc, r.cfa, r.cfa_off, r.ra_off, r.bp_off) for r in rows], dtype=np.int64).reshape(
+        -1, 5
+    )
     return arr, segs
 
 

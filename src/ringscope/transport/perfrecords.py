@@ -123,7 +123,9 @@ Record = Sample | Mmap | Comm | Task | Lost
 @cache
 def _types() -> dict[str, int]:
     c = constants()
-    return {n: c[f"PERF_RECORD_{n}"] for n in ("SAMPLE", "MMAP2", "COMM", "FORK", "EXIT", "LOST", "LOST_SAMPLES")}
+    return {
+        n: c[f"PERF_RECORD_{n}"] for n in ("SAMPLE", "MMAP2", "COMM", "FORK", "EXIT", "LOST", "LOST_SAMPLES")
+    }
 
 
 def _cstr(raw: bytes, off: int, end: int) -> str:
@@ -182,7 +184,13 @@ def decode(raw: bytes, fmt: SampleFormat) -> Record | None:
         return _mmap2(raw, misc)
     if typ == t["COMM"]:
         pid, tid = struct.unpack_from("<II", raw, 8)
-        return Comm(_trailer_time(raw), pid, tid, _cstr(raw, 16, len(raw) - _ID_TRAILER.size), bool(misc & MISC_COMM_EXEC))
+        return Comm(
+            _trailer_time(raw),
+            pid,
+            tid,
+            _cstr(raw, 16, len(raw) - _ID_TRAILER.size),
+            bool(misc & MISC_COMM_EXEC),
+        )
     if typ in (t["FORK"], t["EXIT"]):
         pid, ppid, tid, ptid, time = struct.unpack_from("<IIIIQ", raw, 8)
         return Task(time, typ == t["FORK"], pid, ppid, tid, ptid)
