@@ -69,10 +69,12 @@ class _Loop:
     or Ctrl-C; `tick` is called every turn."""
 
     def __init__(self, cmd: Command | None, pid: int | None, duration: float | None) -> None:
-        self.cmd, self.pid = cmd, pid
-        self.deadline = time.monotonic() + duration if duration else None
+        self.cmd, self.pid, self.duration = cmd, pid, duration
+        self.deadline: float | None = None
 
     def run(self, tick: Callable[[], None]) -> None:
+        # The duration counts from the moment sampling is on, not from the call.
+        self.deadline = time.monotonic() + self.duration if self.duration else None
         try:
             while not _done(self.cmd, self.pid, self.deadline):
                 tick()

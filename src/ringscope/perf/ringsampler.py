@@ -145,7 +145,7 @@ class RingSampler:
             err = e.errno or 22
             if err in (2, 95, 19):  # ENOENT, EOPNOTSUPP, ENODEV
                 raise NotSupported(
-                    f"event '{self.event.name}' cannot be sampled on this machine (no hardware PMU?)"
+                    f"event '{self.event.name}' is not supported for sampling on this machine (no hardware PMU?)"
                 ) from None
             if err == 3:  # ESRCH
                 raise BadInput(f"no such process: {pid}") from None

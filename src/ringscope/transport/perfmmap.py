@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._perf.attr import vmlinux_btf
+from .._perf.attr import mmap_page_offsets
 from ..btf import Btf
 from ..errors import error_from_errno
 from .ordering import TSO, fence
@@ -48,7 +48,10 @@ class MmapPage:
 
     @classmethod
     def current(cls) -> MmapPage:
-        return cls.from_btf(vmlinux_btf())
+        """This kernel's offsets, from the BTF-derived cache (_perf/attr.py):
+        parsing vmlinux BTF takes ~0.3 s, a profiler's whole start-up."""
+        off = mmap_page_offsets()
+        return cls(off["data_head"], off["data_tail"])
 
 
 def ring_bytes(data: np.ndarray, pos: int, n: int) -> np.ndarray:
