@@ -119,7 +119,9 @@ def test_sort_keys_children_and_percent_limit() -> None:
     assert row.split()[:2] == ["40.00%", "10.00%"]
     limited = report.text(prof, "sym", percent_limit=20.0)
     assert "do_syscall_64" not in limited and "0x10" in limited
-    assert len([ln for ln in report.text(prof, "sym", limit=1).splitlines() if "%" in ln and "#" not in ln]) == 1
+    assert (
+        len([ln for ln in report.text(prof, "sym", limit=1).splitlines() if "%" in ln and "#" not in ln]) == 1
+    )
 
 
 def test_text_report() -> None:
