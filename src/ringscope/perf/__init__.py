@@ -13,16 +13,41 @@ bpf/profile.bpf.c.
     print(report.text(profile, "sym"))
 """
 
-from . import report
-from .callgraph import CallGraph, parse_callgraph
-from .counting import CounterSet, Reading
-from .events import EventDesc, parse_event, parse_events
-from .profile import Profile
-from .record import profile_for, record
-from .ringsampler import RingSampler
-from .sampling import Profiler
-from .stat import DEFAULT_EVENTS, StatResult, stat
-from .target import Command, Target
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import report
+    from .callgraph import CallGraph, parse_callgraph
+    from .counting import CounterSet, Reading
+    from .events import EventDesc, parse_event, parse_events
+    from .profile import Profile
+    from .record import profile_for, record
+    from .ringsampler import RingSampler
+    from .sampling import Profiler
+    from .stat import DEFAULT_EVENTS, StatResult, stat
+    from .target import Command, Target
+
+# Names are imported on first use (PEP 562): `ringscope report` needs the
+# profile and report modules, not the BPF loader or the counting code, and
+# every import is start-up time a command pays.
+_LAZY = {
+    "report": ".report", "CallGraph": ".callgraph", "parse_callgraph": ".callgraph",
+    "CounterSet": ".counting", "Reading": ".counting", "EventDesc": ".events", "parse_event": ".events",
+    "parse_events": ".events", "Profile": ".profile", "profile_for": ".record", "record": ".record",
+    "RingSampler": ".ringsampler", "Profiler": ".sampling", "DEFAULT_EVENTS": ".stat",
+    "StatResult": ".stat", "stat": ".stat", "Command": ".target", "Target": ".target",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    mod = import_module(_LAZY[name], __name__)
+    value = mod if name == "report" else getattr(mod, name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_EVENTS",

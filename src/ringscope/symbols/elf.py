@@ -18,7 +18,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
 
-__all__ = ["ElfSymbols", "build_id", "debug_file", "load_cached"]
+__all__ = ["ElfSymbols", "build_id", "debug_file", "load_by_build_id", "load_cached"]
 
 DEBUG_ROOT = Path("/usr/lib/debug/.build-id")
 _STT_FUNC = ("STT_FUNC", "STT_GNU_IFUNC")
@@ -132,6 +132,24 @@ class ElfSymbols:
             return None
         return cls(path, bid, segs, syms)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The table as arrays, for the on-disk cache (cache.py)."""
+        segs = [(g.offset, g.filesz, g.vaddr) for g in self._segments]
+        return {
+            "addrs": np.array(self._addrs, np.uint64), "ends": np.array(self._ends, np.uint64),
+            "names": np.frombuffer("\0".join(self._names).encode(), np.uint8),
+            "segments": np.array(segs, np.uint64).reshape(-1, 3),
+        }  # fmt: skip
+
+    @classmethod
+    def from_arrays(cls, path: str, build: str | None, a: dict[str, np.ndarray]) -> ElfSymbols:
+        self = cls.__new__(cls)
+        self.path, self.build_id = path, build
+        self._segments = [_Segment(o, n, v) for o, n, v in a["segments"].tolist()]
+        self._addrs, self._ends = a["addrs"].tolist(), a["ends"].tolist()
+        self._names = a["names"].tobytes().decode(errors="replace").split("\0") if len(a["addrs"]) else []
+        return self
+
     def vaddr(self, file_offset: int) -> int | None:
         for s in self._segments:
             if s.offset <= file_offset < s.offset + s.filesz:
@@ -155,3 +173,21 @@ class ElfSymbols:
 @lru_cache(maxsize=256)
 def load_cached(path: str) -> ElfSymbols | None:
     return ElfSymbols.load(path)
+
+
+@lru_cache(maxsize=256)
+def load_by_build_id(path: str, build: str) -> ElfSymbols | None:
+    """The symbols of the file with build id `build`, from the disk cache
+    when seen before (a large library's symtab takes ~0.2 s to read, most
+    of a report), else from `path` if it still has that build id."""
+    from .cache import cache_path, load_arrays, save_arrays
+
+    key = cache_path("syms", build, path)
+    cached = load_arrays(key)
+    if cached is not None:
+        return ElfSymbols.from_arrays(path, build, cached)
+    syms = load_cached(path)
+    if syms is not None and syms.build_id == build:
+        save_arrays(key, **syms.arrays())
+        return syms
+    return None

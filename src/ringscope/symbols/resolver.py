@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .elf import ElfSymbols, debug_file, load_cached
+from .elf import ElfSymbols, debug_file, load_by_build_id, load_cached
 
 __all__ = ["KERNEL_DSO", "UNKNOWN", "DsoSymbols", "Frame", "short_dso"]
 
@@ -39,12 +39,12 @@ class DsoSymbols:
     def __init__(self, path: str, build_id: str | None) -> None:
         self.path, self.build_id = path, build_id
         self.syms: ElfSymbols | None = None
-        if path.startswith("/"):
-            syms = load_cached(path)
-            if syms is not None and (not build_id or not syms.build_id or syms.build_id == build_id):
-                self.syms = syms
-            elif (dbg := debug_file(build_id)) is not None:
+        if path.startswith("/") and build_id:
+            self.syms = load_by_build_id(path, build_id)
+            if self.syms is None and (dbg := debug_file(build_id)) is not None:
                 self.syms = load_cached(str(dbg))  # rebuilt or gone: its debug file still fits
+        elif path.startswith("/"):
+            self.syms = load_cached(path)  # nothing recorded to check it against
 
     def vaddr(self, offset: int) -> int | None:
         return self.syms.vaddr(offset) if self.syms is not None else None
