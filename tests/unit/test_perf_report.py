@@ -40,8 +40,8 @@ V1 = {
 
 
 def _profile() -> Profile:
-    return from_aggregated(SAMPLES, MAPS, {"/nonexistent/app": "abcd"},
-                           {K1: "do_syscall_64", K2: "ksys_read"}, META, STATS)  # fmt: skip
+    return Profile.from_json(from_aggregated(SAMPLES, MAPS, {"/nonexistent/app": "abcd"},
+                                             {K1: "do_syscall_64", K2: "ksys_read"}, META, STATS))  # fmt: skip
 
 
 def _same(a: Profile, b: Profile) -> None:

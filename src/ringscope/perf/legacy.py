@@ -1,19 +1,25 @@
-"""Aggregated stacks with per-process memory maps -> a version 2 Profile:
-how version 1 profile files are read, and what the BPF aggregation mode
-(sampling.py) produces. Such profiles have a count per stack and no
-per-sample time (meta per_sample = false)."""
+"""Aggregated stacks with per-process memory maps -> a version 2 profile
+document: how version 1 profile files are read, and what the BPF
+aggregation mode (sampling.py) produces. Such profiles have a count per
+stack and no per-sample time (meta per_sample = false). Works on plain
+JSON values, below profile.py, which parses the result like any file."""
 
 from __future__ import annotations
 
+import base64
 import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..symbols.maps import Mapping
-from .builder import ProfileBuilder
-from .profile import Dso, FrameRef, Profile
+import numpy as np
 
-__all__ = ["AggSample", "from_aggregated", "from_v1"]
+from ..symbols.maps import Mapping
+
+__all__ = ["COLUMNS", "AggSample", "from_aggregated", "v1_to_v2"]
+
+# The per-sample columns of version 2, in order (profile.py reads them).
+COLUMNS = {"time": "<u8", "cpu": "<u4", "pid": "<u4", "tid": "<u4", "period": "<u8",
+           "stack": "<u4", "comm": "<u4", "count": "<u4"}  # fmt: skip
 
 
 @dataclass
@@ -38,6 +44,39 @@ class _Maps:
         return m if m is not None and addr < m.end else None
 
 
+class _Doc:
+    """Interns dsos, frames, stacks and comms into a version 2 document
+    (plain JSON values: this module sits below profile.py, which reads it)."""
+
+    def __init__(self) -> None:
+        self.dsos: dict[tuple[str, str | None, int], int] = {}
+        self.frames: dict[tuple[int, int, int, int], int] = {}
+        self.stacks: dict[tuple[int, ...], int] = {}
+        self.comms: dict[str, int] = {}
+        self.knames: dict[str, str] = {}
+        self.rows: list[tuple[int, ...]] = []
+
+    def frame(self, addr: int, dso: tuple[str, str | None, int] | None, offset: int, ret: bool) -> int:
+        d = self.dsos.setdefault(dso, len(self.dsos)) if dso is not None else -1
+        return self.frames.setdefault((addr, d, offset, int(ret)), len(self.frames))
+
+    def doc(self, meta: dict[str, Any], stats: dict[str, int]) -> dict[str, Any]:
+        arr = np.array(self.rows, dtype=np.uint64).reshape(len(self.rows), len(COLUMNS))
+        cols = {
+            k: base64.b64encode(arr[:, i].astype(t).tobytes()).decode()
+            for i, (k, t) in enumerate(COLUMNS.items())
+        }
+        return {
+            "format": "ringscope-profile", "version": 2, "meta": {**meta, "per_sample": False},
+            "stats": stats, "dsos": [list(d) for d in self.dsos], "frames": [list(f) for f in self.frames],
+            "stacks": [list(s) for s in self.stacks], "comms": list(self.comms), "samples": cols,
+            "knames": self.knames,
+        }  # fmt: skip
+
+
+_KERNEL = ("[kernel.kallsyms]", None, 1)
+
+
 def from_aggregated(
     samples: list[AggSample],
     maps: dict[int, list[Mapping]],
@@ -45,31 +84,32 @@ def from_aggregated(
     ksyms: dict[int, str],
     meta: dict[str, Any],
     stats: dict[str, int],
-) -> Profile:
-    b, mp = ProfileBuilder(), _Maps(maps)
-    kframe_addr: dict[int, int] = {}
+) -> dict[str, Any]:
+    """A version 2 profile document (Profile.from_json reads it)."""
+    d, mp = _Doc(), _Maps(maps)
     for s in samples:
         ids = []
         for i, a in enumerate(s.kstack):
-            fid = b.kernel_frame(a, i > 0)
-            kframe_addr[fid] = a
+            fid = d.frame(a, _KERNEL, a, i > 0)
+            if a in ksyms:
+                d.knames[str(fid)] = ksyms[a]
             ids.append(fid)
         for i, a in enumerate(s.ustack):
             ret = i > 0 or bool(s.kstack)
             m = mp.find(s.pid, a)
             if m is None:
-                ids.append(b.frame(FrameRef(a, -1, a, ret)))
+                ids.append(d.frame(a, None, a, ret))
                 continue
-            d = b.dso(Dso(m.path, build_ids.get(m.path) if m.path.startswith("/") else None))
-            ids.append(b.frame(FrameRef(a, d, m.file_offset(a), ret)))
-        b.add(0, 0, s.pid, s.pid, 0, b.stack(tuple(ids)), b.comm(s.comm), s.count)
-    prof = b.build({**meta, "per_sample": False}, stats)
-    prof.knames = {fid: ksyms[a] for fid, a in kframe_addr.items() if a in ksyms}
-    return prof
+            bid = build_ids.get(m.path) if m.path.startswith("/") else None
+            ids.append(d.frame(a, (m.path, bid, 0), m.file_offset(a), ret))
+        stack = d.stacks.setdefault(tuple(ids), len(d.stacks))
+        comm = d.comms.setdefault(s.comm, len(d.comms))
+        d.rows.append((0, 0, s.pid, s.pid, 0, stack, comm, s.count))
+    return d.doc(meta, stats)
 
 
-def from_v1(doc: dict[str, Any]) -> Profile:
-    """A version 1 file (docs/profile-format.md, "Version 1")."""
+def v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 document (docs/profile-format.md, "Version 1") as version 2."""
     samples = [
         AggSample(int(s["pid"]), str(s["comm"]), int(s["count"]),
                   [int(a, 16) for a in s["kstack"]], [int(a, 16) for a in s["ustack"]])

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BadInput
+from .legacy import COLUMNS, v1_to_v2
 
 __all__ = ["FORMAT", "MAX_BYTES", "VERSION", "Dso", "FrameRef", "Profile", "SampleTable"]
 
@@ -33,10 +34,6 @@ FORMAT = "ringscope-profile"
 VERSION = 2
 MAX_BYTES = 1 << 30  # a profile larger than this, compressed or not, is refused
 _GZIP = b"\x1f\x8b"
-
-# Per-sample columns and their types; `count` > 1 only for aggregated profiles.
-COLUMNS = {"time": "<u8", "cpu": "<u4", "pid": "<u4", "tid": "<u4", "period": "<u8",
-           "stack": "<u4", "comm": "<u4", "count": "<u4"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -146,14 +143,13 @@ class Profile:
 
     @classmethod
     def from_json(cls, doc: Any, where: str = "profile") -> Profile:
+        """A parsed document of version 2 or 1 (BadInput when it is not one)."""
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise BadInput(f"{where}: not a ringscope profile")
         version = doc.get("version")
         try:
             if version == 1:
-                from .legacy import from_v1
-
-                return from_v1(doc)
+                return _from_v2(v1_to_v2(doc))
             if version != VERSION:
                 raise BadInput(
                     f"{where}: unsupported profile version {version!r} (this reads 1 and {VERSION})"

@@ -190,7 +190,7 @@ class Profiler:
         kaddrs = {a for s in samples for a in s.kstack}
         names = {a: ksyms.lookup(a) for a in kaddrs}
         used = {m.path for ms in self.maps.values() for m in ms if m.path.startswith("/")}
-        return from_aggregated(
+        doc = from_aggregated(
             samples,
             {pid: list(ms) for pid, ms in self.maps.items() if ms},
             {p: build_id(p) for p in sorted(used)},
@@ -198,6 +198,7 @@ class Profiler:
             meta,
             self._stats(),
         )
+        return Profile.from_json(doc)
 
     def close(self) -> None:
         for link in reversed(self._links):
