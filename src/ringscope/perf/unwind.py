@@ -10,7 +10,6 @@ x86-64 only for now (ringsampler refuses dwarf elsewhere)."""
 
 from __future__ import annotations
 
-import bisect
 import struct
 
 from ..symbols.cfi import BP_SAME, CFA_RBP, CFA_RSP, RA_UNDEFINED
@@ -63,10 +62,10 @@ class DwarfUnwinder:
             if region is None or table is None:
                 break
             vaddr = table.vaddr(look - region.start + region.pgoff)
-            i = bisect.bisect_right(table.pcs, vaddr) - 1 if vaddr is not None else -1
-            if i < 0:
+            row = table.find(vaddr) if vaddr is not None else None
+            if row is None:
                 break
-            kind, cfa_off, ra_off, bp_off = table.cols[i]
+            kind, cfa_off, ra_off, bp_off = row
             if kind == CFA_RSP:
                 cfa = sp + cfa_off
             elif kind == CFA_RBP:

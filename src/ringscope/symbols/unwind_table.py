@@ -23,21 +23,38 @@ __all__ = ["UnwindTable", "unwind_table"]
 
 
 class UnwindTable:
-    """Immutable after construction. Lookups are on Python lists (bisect
-    on a list beats numpy's searchsorted for one scalar)."""
+    """Immutable after construction, apart from a lookup memo. The arrays
+    stay numpy: turning libc's and python's 100k rows into Python lists
+    took 3 s, far more than the lookups a recording makes (a hot loop
+    returns to the same few pcs: memoised)."""
 
     def __init__(self, rows: np.ndarray, segments: np.ndarray) -> None:
         self.rows = rows  # (n, 5) int64: pc, cfa kind, cfa offset, ra offset, bp offset
         self.segments = segments  # (m, 3) int64: p_offset, p_filesz, p_vaddr
-        self.pcs: list[int] = rows[:, 0].tolist()
-        self.cols: list[tuple[int, int, int, int]] = [tuple(r) for r in rows[:, 1:].tolist()]
-        self._segs: list[tuple[int, int, int]] = [tuple(s) for s in segments.tolist()]
+        self._pcs = np.ascontiguousarray(rows[:, 0])
+        self._segs: list[tuple[int, int, int]] = [(int(o), int(n), int(v)) for o, n, v in segments.tolist()]
+        self._memo: dict[int, tuple[int, int, int, int] | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._pcs)
 
     def vaddr(self, offset: int) -> int | None:
         for off, size, vaddr in self._segs:
             if off <= offset < off + size:
                 return offset - off + vaddr
         return None
+
+    def find(self, vaddr: int) -> tuple[int, int, int, int] | None:
+        """(cfa kind, cfa offset, ra offset, bp offset) of the row covering `vaddr`."""
+        if vaddr in self._memo:
+            return self._memo[vaddr]
+        i = int(np.searchsorted(self._pcs, vaddr, side="right")) - 1
+        row = None
+        if i >= 0:
+            k, c, r, b = self.rows[i, 1:].tolist()
+            row = (k, c, r, b)
+        self._memo[vaddr] = row
+        return row
 
 
 def _sections(path: str) -> tuple[list[tuple[bytes, int, bool]], np.ndarray]:
