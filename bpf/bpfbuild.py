@@ -46,6 +46,14 @@ PINNED = SRC / "vmlinux"
 HOST_BTF = Path("/sys/kernel/btf/vmlinux")
 DEFAULT_OUT = ROOT / "src" / "ringscope" / "_bpf"
 RECORD = "build.json"
+SYSCALLS = "syscalls.json"  # the target's syscall numbers, for the syscall source and the BTF twins
+# Where linux-libc-dev keeps each architecture's syscall numbers.
+UNISTD = {
+    "x86_64": ("x86_64-linux-gnu/asm/unistd_64.h", "asm/unistd_64.h"),
+    "aarch64": ("asm-generic/unistd.h",),
+    "s390x": ("s390x-linux-gnu/asm/unistd_64.h", "asm/unistd_64.h"),
+    "ppc64le": ("powerpc64le-linux-gnu/asm/unistd_64.h", "asm/unistd_64.h"),
+}
 PROVENANCE = " * from: "
 
 Log = Callable[[str], None]
@@ -247,10 +255,32 @@ def build(out: Path = DEFAULT_OUT, vmlinux: str | None = None, log: Log = print)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         entries = dict(sorted(pool.map(one, objs)))
+    write_syscalls(out, tgt.machine)
     tmp = out / (RECORD + ".tmp")
     tmp.write_text(json.dumps({"format": 1, "arch": tgt.bpf_arch, "objects": entries}, indent=1) + "\n")
     tmp.replace(out / RECORD)
     return list(objs.values())
+
+
+def syscall_table(machine: str, include: Path = Path("/usr/include")) -> dict[str, int]:
+    """Syscall names to numbers for `machine`, from the build host's
+    asm/unistd header (generated into the package: the target may have no
+    kernel headers)."""
+    for rel in UNISTD.get(machine, ()):
+        path = include / rel
+        if path.exists():
+            found = re.findall(r"#define __NR_(\w+)\s+(\d+)\b", path.read_text())
+            return {name: int(nr) for name, nr in found}
+    raise BuildError(f"no asm/unistd header for {machine} under {include} (apt-get install linux-libc-dev)")
+
+
+def write_syscalls(out: Path, machine: str) -> None:
+    text = (
+        json.dumps({"machine": machine, "syscalls": syscall_table(machine)}, indent=0, sort_keys=True) + "\n"
+    )
+    path = out / SYSCALLS
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,10 @@ static __always_inline void leave(void *ctx, long ret)
 	struct open_args *a = bpf_map_lookup_elem(&rs_open_args, &tid);
 	if (!a)
 		return;
-	struct rs_open *e = rs_reserve(sizeof(*e), RS_EV_OPEN);
+	/* An entry kept while this exit is not wanted is stale (the filter
+	 * changed, or the entry program was attached before this one and saw an
+	 * open whose exit it missed): drop it rather than pair it wrongly. */
+	struct rs_open *e = rs_want(RS_EV_OPEN) ? rs_reserve(sizeof(*e), RS_EV_OPEN) : NULL;
 	if (e) {
 		e->ret = ret;
 		e->flags = a->flags;

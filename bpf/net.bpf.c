@@ -58,7 +58,8 @@ static __always_inline void leave(void *ctx, long ret)
 	struct sock_args *a = bpf_map_lookup_elem(&rs_sock_args, &tid);
 	if (!a)
 		return;
-	struct rs_sock *e = rs_reserve(sizeof(*e), a->type);
+	/* An entry kept while this exit is not wanted is stale: see file.bpf.c. */
+	struct rs_sock *e = rs_want(a->type) ? rs_reserve(sizeof(*e), a->type) : NULL;
 	if (e) {
 		e->ret = ret;
 		e->family = 0;

@@ -52,6 +52,9 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	__u64 t0 = start->ts, id = start->id;
 	bpf_map_delete_elem(&rs_sys_start, &tid);
+	/* An entry kept while this exit is not wanted is stale: see file.bpf.c. */
+	if (!rs_want(RS_EV_SYSCALL))
+		return 0;
 	struct rs_syscall *e = rs_reserve(sizeof(*e), RS_EV_SYSCALL);
 	if (!e)
 		return 0;

@@ -11,10 +11,12 @@ import numpy as np
 from .btf import Btf
 from .errors import BadInput
 from .events.layout import struct_dtype
+from .numbers import parse_int
 
 __all__ = ["Filter", "parse_cgroup", "parse_pid"]
 
 ANY_UID = 0xFFFFFFFF
+PID_MAX = 0x3FFFFFFF  # FUTEX_TID_MASK: no pid is larger (PID_MAX_LIMIT is 4M)
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,8 @@ class Filter:
 
 
 def parse_pid(text: str | int) -> int:
-    try:
-        pid = int(text)
-    except ValueError:
-        raise BadInput(f"bad pid {text!r}: not a number") from None
-    if pid <= 0 or pid > 0x3FFFFFFF:
+    pid = parse_int(text, "pid")
+    if pid <= 0 or pid > PID_MAX:
         raise BadInput(f"bad pid {text!r}: out of range")
     if not Path(f"/proc/{pid}").exists():
         raise BadInput(f"bad pid {pid}: no such process")
@@ -59,13 +58,13 @@ def parse_pid(text: str | int) -> int:
 
 def parse_uid(text: str | int) -> int:
     try:
-        uid = int(text)
-    except ValueError:
+        uid = parse_int(text, "uid")
+    except BadInput:
         import pwd
 
         try:
             return pwd.getpwnam(str(text)).pw_uid
-        except KeyError:
+        except (KeyError, ValueError, UnicodeError):
             raise BadInput(f"bad uid {text!r}: no such user") from None
     if not 0 <= uid < ANY_UID:
         raise BadInput(f"bad uid {text!r}: out of range")
@@ -74,8 +73,8 @@ def parse_uid(text: str | int) -> int:
 
 def parse_cgroup(text: str | int) -> int:
     """A cgroup id, or a cgroup v2 directory (its inode number is the id)."""
-    if isinstance(text, int) or str(text).isdigit():
-        return int(text)
+    if isinstance(text, int) or (str(text).isascii() and str(text).isdigit()):
+        return parse_int(text, "cgroup", 1)
     path = Path(text)
     if not path.is_absolute():
         path = Path("/sys/fs/cgroup") / path

@@ -21,6 +21,7 @@ __all__ = ["OBJ_DIR", "BuiltObject", "built_objects", "object_btf", "object_dir"
 
 OBJ_DIR = Path(__file__).parent / "_bpf"
 RECORD = "build.json"  # written by bpf/bpfbuild.py
+SYSCALLS = "syscalls.json"  # likewise: the target's syscall numbers
 
 
 def object_dir() -> Path:

@@ -4,7 +4,9 @@
 record the kernel hands a tracepoint program: C type, offset, size and
 signedness. The generic tracepoint source copies that record as is and
 decodes it with this description, so no tracepoint layout is written by
-hand. Pure parsing; `read_format` is the only function that touches tracefs.
+hand. Parsing is pure; `read_format`, `tracepoints`, `glob` and `expand`
+read tracefs. Tracepoint names with wildcards are expanded here, once for
+every subcommand.
 """
 
 from __future__ import annotations
@@ -12,14 +14,31 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 
 from .errors import BadInput, NotSupported, PermissionDenied
 
-__all__ = ["TRACEFS", "TpField", "TpFormat", "parse_format", "read_format", "tracepoints"]
+__all__ = [
+    "TRACEFS",
+    "TRACEPOINT_PREFIXES",
+    "TpField",
+    "TpFormat",
+    "expand",
+    "glob",
+    "has_wildcard",
+    "parse_format",
+    "read_format",
+    "strip_prefix",
+    "tracepoints",
+]
 
 TRACEFS = Path("/sys/kernel/tracing")
+# The spellings of a tracepoint spec's kind, as in `-e tracepoint:SYS:NAME`
+# (bpftrace's and perf's); a bare SYS:NAME is a tracepoint too.
+TRACEPOINT_PREFIXES = ("tracepoint", "tp", "t")
+_WILDCARDS = frozenset("*?[")
 
 _FIELD = re.compile(
     r"field:(?P<decl>[^;]+);\s*offset:(?P<off>\d+);\s*size:(?P<size>\d+);\s*signed:(?P<sgn>-?\d+);"
@@ -146,3 +165,53 @@ def tracepoints(root: Path = TRACEFS) -> list[str]:
     if not events.is_dir():
         return []
     return sorted(f"{p.parent.parent.name}:{p.parent.name}" for p in events.glob("*/*/format"))
+
+
+def has_wildcard(text: str) -> bool:
+    """True when `text` has shell wildcards (`*`, `?`, `[...]`)."""
+    return not _WILDCARDS.isdisjoint(text)
+
+
+def strip_prefix(spec: str) -> str:
+    """`tracepoint:SYS:NAME` (or tp:, t:) -> `SYS:NAME`; anything else unchanged."""
+    kind, sep, rest = spec.partition(":")
+    return rest if sep and kind in TRACEPOINT_PREFIXES and ":" in rest else spec
+
+
+def glob(pattern: str, root: Path = TRACEFS) -> list[str]:
+    """Tracepoints ("system:name", sorted) that SYS:NAME names, with shell
+    wildcards in either part (`sched:sched_process_*`, `syscalls:sys_enter_open*`)."""
+    system, sep, name = pattern.partition(":")
+    if not (system and sep and name) or ":" in name:
+        raise BadInput(f"bad tracepoint pattern {pattern!r} (expected SYS:NAME, wildcards allowed)")
+    events = root / "events"
+    if not events.is_dir():
+        raise NotSupported(f"tracefs is not mounted at {root} (run `make setup` or mount -t tracefs)")
+    out = []
+    for sysdir in sorted(events.iterdir()):
+        if not fnmatchcase(sysdir.name, system) or not sysdir.is_dir():
+            continue
+        out += [f"{sysdir.name}:{tp.name}" for tp in sorted(sysdir.iterdir())
+                if fnmatchcase(tp.name, name) and (tp / "format").exists()]  # fmt: skip
+    return out
+
+
+def expand(spec: str, root: Path = TRACEFS) -> list[str] | None:
+    """The tracepoints a spec with wildcards names, each as
+    `tracepoint:SYS:NAME` (the one place tracepoint globs are expanded, for
+    trace, serve, stat, record and hist). None when `spec` has no wildcard
+    or does not name a tracepoint system that exists here (a uprobe or
+    kprobe spec, say): the caller resolves it as usual. BadInput when the
+    system exists but no tracepoint of it matches."""
+    if not has_wildcard(spec):
+        return None
+    body = strip_prefix(spec)
+    system, sep, name = body.partition(":")
+    if not sep or ":" in name or not (root / "events").is_dir():
+        return None
+    if not any(fnmatchcase(d.name, system) for d in (root / "events").iterdir()):
+        return None
+    found = glob(body, root)
+    if not found:
+        raise BadInput(f"no tracepoint matches {spec!r} (see ringscope list '{system}:*')")
+    return [f"tracepoint:{tp}" for tp in found]

@@ -7,6 +7,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct rs_open rs_btf_open __attribute__((unused));
 
+/* file.bpf.c's interface: the loader sets these. */
+const volatile __s32 rs_nr_openat = -1;
+const volatile __s32 rs_nr_openat2 = -1;
+
 SEC("tp/syscalls/sys_enter_openat")
 int handle_openat_enter(void *ctx)
 {

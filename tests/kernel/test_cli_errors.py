@@ -161,6 +161,6 @@ def test_ctrl_c_exits_cleanly() -> None:
         if p.poll() is None:
             p.kill()
             p.communicate()
-    assert p.returncode == 0, err
+    assert p.returncode == 130, err  # Ctrl-C on a system-wide run, as perf
     assert "Traceback" not in err
     assert "events, lost 0 in the kernel" in err

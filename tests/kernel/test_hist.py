@@ -181,7 +181,7 @@ def test_collect_query_for_api_hist() -> None:
     for bad, message in (
         ({"event": "runqlat", "color": "red"}, "unknown parameter 'color'"),
         ({}, "missing parameter 'event'"),
-        ({"event": "runqlat", "duration": "x"}, "bad number"),
+        ({"event": "runqlat", "duration": "x"}, "bad duration"),
         ({"event": "runqlat", "duration": "100"}, "bad duration"),
         ({"event": "runqlat", "latency": "maybe"}, "bad latency"),
     ):

@@ -23,7 +23,7 @@ def test_catalog_availability() -> None:
         assert not by["L1-dcache-load-misses"]["available"]
     tp = by["sched:sched_switch"]
     assert tp["kind"] == "tracepoint" and tp["available"]
-    assert {e["kind"] for e in by.values()} == {"hardware", "software", "cache", "tracepoint"}
+    assert {e["kind"] for e in by.values()} == {"hardware", "software", "cache", "tool", "tracepoint"}
 
 
 def test_list_cli_includes_perf_events() -> None:

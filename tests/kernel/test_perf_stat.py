@@ -100,7 +100,7 @@ def test_pid_and_system_wide(faults_bin: Path) -> None:
     assert r.readings[0].value > 50
     r = stat(["task-clock"], system_wide=True, argv=["sleep", "0.1"])
     assert r.readings[0].value > 0.1e9  # every online CPU's clock is counted
-    assert r.label == "system wide"
+    assert r.label == "'system wide'"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,16 +21,21 @@ from tests.packaging.artefacts import Venv, bpfbuild
 
 pytestmark = [pytest.mark.packaging, pytest.mark.usefixtures("root")]
 
-# A struct's first member when it is 8 bytes: padding, or an unsigned long.
-FIRST_8 = re.compile(r"^(struct \w+ \{\n)(\t(?:long: 64|long unsigned int \w+);\n)((?:.*\n)*?)(\};)$", re.M)
-# Profiled without -g, so each sample's ip is read from pt_regs.
-SPIN = "x = 0\nfor i in range(3_000_000): x += i"
+# A struct's first member when it is 8 bytes (padding, or an unsigned long),
+# or task_struct's embedded thread_info (24 bytes, 8-aligned).
+FIRST_8 = re.compile(
+    r"^(struct \w+ \{\n)(\t(?:long: 64|long unsigned int \w+|struct thread_info thread_info);\n)((?:.*\n)*?)(\};)$",
+    re.M,
+)
+# Profiled without -g, so each sample's ip is read from pt_regs. A C program
+# with its symbol table: the distribution's interpreters are stripped.
+SPIN = "volatile long x;\nint main(void) { for (long i = 0; i < 400000000; i++) x += i; return 0; }\n"
 
 
 def shifted(header: str) -> str:
     """`header` with the first member of each struct that starts with 8
-    bytes moved to its end: the other members 8 bytes lower, the size the
-    same (so structs embedded by value keep their layout)."""
+    bytes (or with thread_info) moved to its end: the other members lower,
+    the size the same (so structs embedded by value keep their layout)."""
     moved = {m[1].split()[1] for m in FIRST_8.finditer(header)}
     assert {"task_struct", "pt_regs", "trace_event_raw_sys_enter"} <= moved, moved
     return FIRST_8.sub(lambda m: m[1] + m[3] + m[2] + m[4], header)
@@ -59,8 +65,10 @@ def test_shifted_structs_still_give_the_right_fields(pinned: str, tmp_path: Path
     rows, facts = venv.trace_workload(events)
     assert workload.missing(rows, facts, events) == []
 
-    profile = venv.home / "spin.profile"
-    venv.ringscope("record", "-F", "499", "-o", str(profile), "--", str(venv.python), "-c", SPIN)
+    profile, spin = venv.home / "spin.profile", venv.home / "spin"
+    (venv.home / "spin.c").write_text(SPIN)
+    subprocess.run(["gcc", "-O1", "-o", str(spin), str(venv.home / "spin.c")], check=True)
+    venv.ringscope("record", "-F", "499", "-o", str(profile), "--", str(spin))
     report = venv.ringscope("report", "-i", str(profile)).stdout
     shares = re.findall(r"^ +(\d+\.\d+)% +\S+ +\S+ +\[[.k]\] (\S+)", report, re.M)
     assert sum(float(p) for p, sym in shares if sym != "[unknown]") > 50, report

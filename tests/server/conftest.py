@@ -20,7 +20,7 @@ from aiohttp import web
 
 from ringscope.filters import Filter
 from ringscope.hub import Hub
-from ringscope.server import ServerState, make_app
+from ringscope.server import JsonErrorRunner, ServerState, make_app
 from ringscope.session import Session
 from ringscope.sources.syscalls import syscall_number
 from tests.conftest import need
@@ -43,7 +43,7 @@ async def make_runner(
     state: ServerState, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
 ) -> tuple[web.AppRunner, str]:
     """Start the app on an ephemeral port; returns the runner and base URL."""
-    runner = web.AppRunner(make_app(state), access_log=None, shutdown_timeout=1.0)
+    runner = JsonErrorRunner(make_app(state), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, 0, ssl_context=tls)
     await site.start()

@@ -32,7 +32,7 @@ async def test_hist_counts_our_calls_exactly(server: Server) -> None:
 async def test_hist_bad_parameters_are_400(server: Server) -> None:
     for query, word in (
         ("/api/hist", "event"),
-        ("/api/hist?event=runqlat&duration=abc", "bad number"),
+        ("/api/hist?event=runqlat&duration=abc", "bad duration"),
         ("/api/hist?event=runqlat&colour=red", "unknown parameter"),
         ("/api/hist?event=nosuch:thing", "unknown"),
         ("/api/hist?event=runqlat&pid=4294967297", "bad pid"),

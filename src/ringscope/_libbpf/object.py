@@ -286,6 +286,10 @@ class BpfObject:
         raw = lib.btf__raw_data(lib.bpf_object__btf(self._ptr), ctypes.byref(raw_size))
         layout = Btf(ctypes.string_at(raw, raw_size.value)).datasec(".rodata")
         for name, value in values.items():
+            if name not in layout:
+                raise LoadError(
+                    f"{self.name}.bpf.o has no rodata variable {name!r} (built from other sources?)"
+                )
             off, vsize = layout[name]
             if isinstance(value, bytes):
                 raw = value[:vsize].ljust(vsize, b"\0")

@@ -19,6 +19,7 @@ from .._libc import libc as _libc
 
 __all__ = [
     "PERF_FLAG_FD_CLOEXEC",
+    "PERF_FLAG_PID_CGROUP",
     "SYSCALL_NUMBERS",
     "disable",
     "enable",
@@ -45,6 +46,7 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "mips64": 5296,  # n64 ABI
 }
 
+PERF_FLAG_PID_CGROUP = 1 << 2
 PERF_FLAG_FD_CLOEXEC = 1 << 3
 
 # _IO('$', n): the perf ioctls carry no argument size.
@@ -81,9 +83,10 @@ def _sys_perf_event_open(attr: bytes, pid: int, cpu: int, group_fd: int, flags: 
 sys_perf_event_open: Callable[[bytes, int, int, int, int], int] = _sys_perf_event_open
 
 
-def open_event(attr: bytes, pid: int, cpu: int, group_fd: int = -1) -> int:
-    """Open one perf event; returns the fd (close-on-exec) or raises OSError."""
-    ret = sys_perf_event_open(attr, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC)
+def open_event(attr: bytes, pid: int, cpu: int, group_fd: int = -1, flags: int = 0) -> int:
+    """Open one perf event; returns the fd (close-on-exec) or raises OSError.
+    With PERF_FLAG_PID_CGROUP in `flags`, `pid` is a cgroup directory fd."""
+    ret = sys_perf_event_open(attr, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC | flags)
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret))
     return ret

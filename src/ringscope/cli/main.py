@@ -83,20 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: object) -> None:
+    """One line on stderr, whatever the user typed into the message: control
+    characters (a newline, a carriage return, an escape sequence) and
+    undecodable bytes are shown escaped, never obeyed."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(message))
+    print(f"ringscope: error: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Returns the exit code (also when called in-process)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(args_list)
     except UsageError as e:
-        print(f"ringscope: error: {e}", file=sys.stderr)
+        _error(e)
         return EXIT_USAGE
     except SystemExit as e:  # --help
         return int(e.code or 0)
     try:
         return int(args.func(args))
     except RingscopeError as e:
-        print(f"ringscope: error: {e}", file=sys.stderr)
+        _error(e)
         if isinstance(e, VerifierError):
             if getattr(args, "verbose", False):
                 print(e.log, file=sys.stderr)

@@ -69,6 +69,8 @@ def target_argv(args: argparse.Namespace, verb: str) -> list[str]:
     argv = list(args.cmd)
     if argv and argv[0] == "--":
         argv = argv[1:]
+        if not argv:
+            raise BadInput("no command given after --")
     if args.pid is not None and args.all_cpus:
         raise BadInput("-p and -a are exclusive")
     if args.pid is None and not args.all_cpus and not argv:

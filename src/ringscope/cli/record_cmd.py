@@ -9,6 +9,7 @@ from ..errors import BadInput
 from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.record import record
 from .options import target_argv
+from .values import count, seconds
 
 __all__ = ["DEFAULT_FILE", "register", "run"]
 
@@ -18,8 +19,12 @@ DEFAULT_FILE = "ringscope.profile"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("record", help="sample stacks into a profile (like perf record)")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("-F", "--freq", type=int, metavar="HZ", help="samples per second (default 99)")
-    rate.add_argument("-c", "--count", type=int, metavar="PERIOD", help="sample every PERIOD events")
+    rate.add_argument(
+        "-F", "--freq", type=count("frequency"), metavar="HZ", help="samples per second (default 99)"
+    )
+    rate.add_argument(
+        "-c", "--count", type=count("period"), metavar="PERIOD", help="sample every PERIOD events"
+    )
     p.add_argument("-e", "--event", help="event to sample on (default: cycles, or cpu-clock without a PMU)")
     p.add_argument("-g", dest="g", action="store_true", help="record call chains (--call-graph fp)")
     p.add_argument("--call-graph", metavar="fp|dwarf[,SIZE]",
@@ -30,18 +35,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="count stacks in the kernel (BPF), the low-overhead mode: no per-sample records",
     )
-    p.add_argument("-p", "--pid", type=int, help="profile an existing process")
+    p.add_argument("-p", "--pid", type=count("pid"), help="profile an existing process")
     p.add_argument("-a", "--all-cpus", action="store_true", help="profile every CPU")
     p.add_argument("-o", "--output", default=DEFAULT_FILE, metavar="FILE", help=f"default {DEFAULT_FILE}")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=seconds(), metavar="S", help="stop after S seconds")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS: run and profile a command")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     argv = target_argv(args, "profile")
-    if args.duration is not None and args.duration <= 0:
-        raise BadInput("--duration must be positive")
     cg = parse_callgraph(args.call_graph) if args.call_graph else (FP if args.g else NONE)
     profile, code = record(
         args.event, pid=args.pid, system_wide=args.all_cpus, argv=argv or None,
@@ -56,4 +59,4 @@ def run(args: argparse.Namespace) -> int:
     lost = st.get("lost", 0) + st.get("lost_key", 0)
     print(f"[ ringscope record: {profile.total} samples ({lost} lost) of {profile.meta['event']}, "
           f"{len(profile.stacks)} stacks, written to {args.output} ]", file=sys.stderr)  # fmt: skip
-    return code if code is not None and code > 0 else 0
+    return code  # the one exit-status rule (ringscope.command.exit_status)

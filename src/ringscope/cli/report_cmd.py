@@ -11,21 +11,11 @@ from ..perf.profile import Profile
 from ..perf.report import SORT_KEYS
 from .output import write_output
 from .record_cmd import DEFAULT_FILE
+from .values import count
 
-__all__ = ["positive_int", "register", "run"]
+__all__ = ["register", "run"]
 
 FORMATS = ("text", "folded", "speedscope", "svg", "pprof")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0 (a bad one is a usage error, exit 2)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"{n} must be a positive integer")
-    return n
 
 
 def _percent(text: str) -> float:
@@ -49,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="text: inclusive overhead (the entry or anything it calls), then self")  # fmt: skip
     p.add_argument("--percent-limit", type=_percent, default=0.0, metavar="PCT",
                    help="text: hide entries under PCT percent")  # fmt: skip
-    p.add_argument("-n", "--limit", type=positive_int, metavar="N", help="text: only the N hottest entries")
+    p.add_argument("-n", "--limit", type=count("limit"), metavar="N", help="text: only the N hottest entries")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=run)
 

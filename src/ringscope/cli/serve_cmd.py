@@ -15,6 +15,7 @@ from ..errors import BadInput, RingscopeError
 from ..hub import DEFAULT_CLIENT_QUEUE, DEFAULT_REPLAY, Hub
 from ..session import Session
 from .options import add_session_options, event_names, filter_from_args, ring_size
+from .values import count, integer
 
 if TYPE_CHECKING:
     from ..server import ServerState
@@ -31,18 +32,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                                    "unless --host is given; a non-loopback bind needs --token.")  # fmt: skip
     add_session_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    p.add_argument(
+        "--port",
+        type=integer("port"),
+        default=DEFAULT_PORT,
+        help=f"TCP port (default {DEFAULT_PORT})",
+    )
     p.add_argument("--token", help="require `Authorization: Bearer TOKEN` (or set RINGSCOPE_TOKEN)")
     p.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
     p.add_argument("--tls-key", help="private key for --tls-cert")
     p.add_argument(
         "--client-queue",
-        type=int,
+        type=count("client queue"),
         default=DEFAULT_CLIENT_QUEUE,
         help=f"events queued per client before its policy applies (default {DEFAULT_CLIENT_QUEUE})",
     )
-    p.add_argument("--max-clients", type=int, default=256, help="stream clients at once (default 256)")
-    p.add_argument("--replay", type=int, default=DEFAULT_REPLAY,
+    p.add_argument(
+        "--max-clients", type=count("client count"), default=256, help="stream clients at once (default 256)"
+    )
+    p.add_argument("--replay", type=integer("replay size"), default=DEFAULT_REPLAY,
                    help=f"events kept for SSE Last-Event-ID resume, 0 for none (default {DEFAULT_REPLAY})")  # fmt: skip
     p.set_defaults(func=run)
 
@@ -98,12 +106,14 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(state: ServerState, host: str, port: int, tls: ssl.SSLContext | None) -> int:
     from aiohttp import web
 
-    from ..server import make_app
+    from ..server import JsonErrorRunner, make_app
     from ..server.security import loopback_hosts
 
     app = make_app(state)
     # No access log: nothing that could carry a token ends up in a log.
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=state.shutdown_grace)
+    runner = JsonErrorRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=state.shutdown_grace
+    )
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

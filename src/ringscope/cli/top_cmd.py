@@ -24,6 +24,7 @@ from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.ringsampler import RingSampler
 from ..perf.target import Target
 from ..perf.top import TopSampler, TopSnapshot
+from .values import count
 
 __all__ = ["register", "run"]
 
@@ -31,14 +32,19 @@ __all__ = ["register", "run"]
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("top", help="live view of the hottest symbols (like perf top)")
     p.add_argument(
-        "-F", "--freq", type=int, default=999, metavar="HZ", help="samples per second (default 999)"
+        "-F",
+        "--freq",
+        type=count("frequency"),
+        default=999,
+        metavar="HZ",
+        help="samples per second (default 999)",
     )
     p.add_argument("-e", "--event", help="event to sample on (default: cycles, or cpu-clock without a PMU)")
-    p.add_argument("-p", "--pid", type=int, help="only this process")
+    p.add_argument("-p", "--pid", type=count("pid"), help="only this process")
     p.add_argument("-a", "--all-cpus", action="store_true", help="every CPU (the default)")
     p.add_argument("-d", "--delay", type=float, default=1.0, metavar="S", help="refresh every S seconds")
-    p.add_argument("-n", "--iterations", type=int, metavar="N", help="exit after N refreshes")
-    p.add_argument("--rows", type=int, default=25, help="symbols shown")
+    p.add_argument("-n", "--iterations", type=count("iterations"), metavar="N", help="exit after N refreshes")
+    p.add_argument("--rows", type=count("rows"), default=25, help="symbols shown")
     p.add_argument("-g", dest="g", action="store_true", help="sample call chains (--call-graph fp)")
     p.add_argument("--call-graph", metavar="fp|dwarf[,SIZE]", help="as for record")
     p.set_defaults(func=run)
@@ -94,10 +100,6 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("-p and -a are exclusive")
     if args.delay < 0.1:
         raise BadInput("-d: the refresh delay must be at least 0.1 s")
-    if args.rows <= 0:
-        raise BadInput("--rows must be positive")
-    if args.iterations is not None and args.iterations <= 0:
-        raise BadInput("-n: the number of refreshes must be positive")
     cg = parse_callgraph(args.call_graph) if args.call_graph else (FP if args.g else NONE)
     target = Target.process(args.pid) if args.pid is not None else Target.system_wide()
     seeds = [args.pid] if args.pid is not None else [int(p) for p in os.listdir("/proc") if p.isdigit()]

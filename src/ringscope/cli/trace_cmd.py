@@ -6,8 +6,6 @@ import argparse
 import contextlib
 import errno
 import math
-import os
-import shutil
 import signal
 import sys
 import time
@@ -17,19 +15,21 @@ from types import FrameType
 from typing import BinaryIO
 
 from .. import caps, encode
+from ..command import Command, exit_status
 from ..errors import BadInput, RingscopeError, require_caps
 from ..events.records import Chunk
 from ..session import Session
 from ..transport import MAX_RING_SIZE
 from .options import add_session_options, event_names, filter_from_args, ring_size
+from .values import count, seconds
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("trace", help="stream kernel events to stdout",
                        description="Stream kernel events. `-- CMD ARGS` traces CMD and its children.")  # fmt: skip
     add_session_options(p)
-    p.add_argument("-n", "--count", type=int, help="stop after COUNT events")
-    p.add_argument("--duration", type=float, help="stop after S seconds")
+    p.add_argument("-n", "--count", type=count("count"), help="stop after COUNT events")
+    p.add_argument("--duration", type=seconds(), help="stop after S seconds")
     p.add_argument("--format", choices=("text", "json"), default="text", help="text, or json (NDJSON)")
     p.add_argument("-o", "--output", help="write events to FILE instead of standard output "
                                           "(the traced command's own output stays on the terminal)")  # fmt: skip
@@ -43,9 +43,11 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.set = False
+        self.signum: int | None = None  # the signal that stopped the run
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.set = True
+        self.signum = signum
 
 
 @contextmanager
@@ -59,47 +61,15 @@ def stop_on_signals() -> Iterator[StopFlag]:
             signal.signal(sig, handler)
 
 
-def _spawn_held(cmd: list[str]) -> tuple[HeldProcess, int]:
-    """Start CMD stopped before exec, as perf does, so the filter can name
-    its pid before it runs. Returns the process and the fd that releases it.
-    (subprocess.Popen cannot do this: it blocks until the child has exec'd.)"""
-    path = shutil.which(cmd[0])
-    if path is None:
-        raise BadInput(f"cannot run {cmd[0]!r}: command not found")
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: wait for the go byte, then become CMD
-        try:
-            os.close(w)
-            if os.read(r, 1):
-                os.close(r)
-                os.execv(path, cmd)
-        finally:
-            os._exit(127)
-    os.close(r)
-    return HeldProcess(pid), w
-
-
-class HeldProcess:
-    """The traced command: a forked child we own and reap."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def reap(self) -> None:
-        """Stop and reap the command if it still runs (Ctrl-C, errors)."""
-        if self.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
+def _command(args: argparse.Namespace) -> list[str]:
+    """The command after --, checked (`trace --` alone is not "everything")."""
+    if not args.cmd:
+        return []
+    if args.cmd[0] != "--":
+        raise BadInput(f"unexpected argument {args.cmd[0]!r} (put the command after --)")
+    if len(args.cmd) == 1:
+        raise BadInput("no command given after -- (leave out -- to trace the whole system)")
+    return list(args.cmd[1:])
 
 
 class Output:
@@ -132,43 +102,35 @@ class Output:
 
 
 def run(args: argparse.Namespace) -> int:
-    cmd = [c for c in args.cmd if c != "--"] if args.cmd else []
-    if args.cmd and args.cmd[0] != "--":
-        raise BadInput(f"unexpected argument {args.cmd[0]!r} (put the command after --)")
-    if args.count is not None and args.count <= 0:
-        raise BadInput(f"bad count {args.count}: must be positive")
-    if args.duration is not None and args.duration <= 0:
-        raise BadInput(f"bad duration {args.duration}: must be positive")
-    if cmd and args.pid:
+    cmd_argv = _command(args)
+    if cmd_argv and args.pid:
         raise BadInput("use either -p PID or -- CMD, not both")
     flt = filter_from_args(args)
     out = Output(args.output)
     session = Session(event_names(args), filter=flt, ring_size=ring_size(args), transport=args.transport)
-    proc, release = None, -1
-    if cmd:
-        require_caps("tracing", *caps.TRACING)  # before CMD starts, not after
-        proc, release = _spawn_held(cmd)
-        session.filter = flt.with_pid(proc.pid, follow=True)
+    cmd = None
     try:
+        if cmd_argv:
+            require_caps("tracing", *caps.TRACING)  # before CMD starts, not after
+            cmd = Command(cmd_argv)
+            session.filter = flt.with_pid(cmd.pid, follow=True)
         with stop_on_signals() as stop, session:
-            if proc is not None:
-                session.follow(proc.pid)
-                os.write(release, b"g")
-                os.close(release)
-                release = -1
-            return _loop(session, args, proc, stop, out)
+            if cmd is not None:
+                session.follow(cmd.pid)
+                cmd.go()
+            _loop(session, args, cmd, stop, out)
+        # The one exit-status rule: the command's status, 128 + the signal that stopped us, or 0.
+        return exit_status(cmd, stop.signum)
     finally:
-        if release >= 0:
-            os.close(release)
-        if proc is not None:
-            proc.reap()
+        if cmd is not None:
+            cmd.close()
         out.close()
 
 
 CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memory
 
 
-def _loop(session: Session, args: argparse.Namespace, proc: HeldProcess | None, stop: StopFlag,
+def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop: StopFlag,
           out: Output) -> int:  # fmt: skip
     """Poll, encode each chunk once (columnar), write each poll's output in
     one write, until the count, the duration, the command or a signal ends

@@ -17,6 +17,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..command import Command
     from . import report
     from .callgraph import CallGraph, parse_callgraph
     from .counting import CounterSet, Reading
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .ringsampler import RingSampler
     from .sampling import Profiler
     from .stat import DEFAULT_EVENTS, StatResult, stat
-    from .target import Command, Target
+    from .target import Target
 
 # Names are imported on first use (PEP 562): `ringscope report` needs the
 # profile and report modules, not the BPF loader or the counting code, and
@@ -36,7 +37,7 @@ _LAZY = {
     "CounterSet": ".counting", "Reading": ".counting", "EventDesc": ".events", "parse_event": ".events",
     "parse_events": ".events", "Profile": ".profile", "profile_for": ".record", "record": ".record",
     "RingSampler": ".ringsampler", "Profiler": ".sampling", "DEFAULT_EVENTS": ".stat",
-    "StatResult": ".stat", "stat": ".stat", "Command": ".target", "Target": ".target",
+    "StatResult": ".stat", "stat": ".stat", "Command": "..command", "Target": ".target",
 }  # fmt: skip
 
 

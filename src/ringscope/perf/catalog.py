@@ -1,4 +1,4 @@
-"""The perf half of `ringscope list`: hardware, software, cache and
+"""The perf half of `ringscope list`: hardware, software, cache, tool and
 tracepoint events, each with whether this machine can count it.
 
 Availability is probed the truthful way: open the event on ourselves,
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Collection
 from typing import Any
 
 from .._perf import syscall
 from .._perf.attr import PerfEventAttr, constants
 from ..errors import RingscopeError
 from .events import HARDWARE, SOFTWARE, TRACEFS_EVENTS, cache_events, resolve
+from .tool import TOOL_EVENTS
 
-__all__ = ["catalog", "probe_event"]
+__all__ = ["KINDS", "catalog", "probe_event"]
 
 _REASONS = {
     errno.ENOENT: "no such event on this machine (no hardware PMU?)",
@@ -73,16 +75,32 @@ def _tracepoints() -> list[dict[str, Any]]:
     return out
 
 
-def catalog() -> list[dict[str, Any]]:
-    """Every perf event ringscope knows: {name, kind, description, available,
-    reason}; kind is hardware | software | cache | tracepoint."""
+def _tools() -> list[dict[str, Any]]:
+    return [_entry(name, "tool", "Tool event", "") for name in TOOL_EVENTS]
+
+
+KINDS = ("hardware", "software", "cache", "tool", "tracepoint")
+
+
+def catalog(kinds: Collection[str] = KINDS) -> list[dict[str, Any]]:
+    """Every perf event ringscope knows of `kinds`: {name, kind, description,
+    available, reason}; kind is hardware | software | cache | tool | tracepoint.
+    Only the kinds asked for are probed."""
     try:
         constants()
     except RingscopeError as e:
-        return [_entry(n, "software", "Software event", str(e)) for n in SOFTWARE]
-    out = _counted(list(HARDWARE), "hardware", "Hardware event")
-    out += _counted(list(SOFTWARE), "software", "Software event")
-    out += _counted(list(cache_events()), "cache", "Hardware cache event")
+        return [_entry(n, "software", "Software event", str(e)) for n in SOFTWARE if "software" in kinds]
+    out: list[dict[str, Any]] = []
+    if "hardware" in kinds:
+        out += _counted(list(HARDWARE), "hardware", "Hardware event")
+    if "software" in kinds:
+        out += _counted(list(SOFTWARE), "software", "Software event")
+    if "cache" in kinds:
+        out += _counted(list(cache_events()), "cache", "Hardware cache event")
+    if "tool" in kinds:
+        out += _tools()
+    if "tracepoint" not in kinds:
+        return out
     if not TRACEFS_EVENTS.exists():
         out.append(_entry("tracepoints", "tracepoint", "Tracepoint events", "tracefs is not mounted"))
         return out

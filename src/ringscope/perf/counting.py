@@ -8,6 +8,7 @@ import errno
 import os
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Self
 
 from .._perf import syscall
@@ -58,11 +59,18 @@ class Reading:
             self.running - other.running, self.supported, self.reason,
         )  # fmt: skip
 
+    def __add__(self, other: Reading) -> Reading:
+        return Reading(
+            self.event, self.raw + other.raw, self.enabled + other.enabled,
+            self.running + other.running, self.supported and other.supported, self.reason or other.reason,
+        )  # fmt: skip
+
 
 class _Counter:
     def __init__(self, event: EventDesc) -> None:
         self.event = event
         self.fds: list[int] = []
+        self.cpus: list[int] = []  # the CPU of each fd (-1: any), for per-CPU reads
         self.reason = ""
 
 
@@ -83,6 +91,13 @@ def _attr(ev: EventDesc, target: Target, leader: bool) -> bytes:
     return bytes(attr)
 
 
+def _open_dir(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise BadInput(f"cgroup {path}: {e.strerror}") from None
+
+
 class CounterSet:
     """Counters for event groups on a target. Owns every fd it opens;
     close() (or the context manager) releases them. Not thread-safe.
@@ -96,16 +111,27 @@ class CounterSet:
         self.target = target
         self.counters: list[_Counter] = []
         self._leaders: list[int] = []
+        self._cgroup_fd = -1
         try:
+            if target.cgroup is not None:
+                # Only needed while opening: each event holds the cgroup itself.
+                self._cgroup_fd = _open_dir(target.cgroup)
             for group in groups:
                 self._open_group(group)
         except BaseException:
             self.close()
             raise
+        finally:
+            if self._cgroup_fd >= 0:
+                os.close(self._cgroup_fd)
+                self._cgroup_fd = -1
 
     def _open_one(self, ev: EventDesc, pid: int, cpu: int, group_fd: int) -> int | None:
+        flags = 0
+        if self._cgroup_fd >= 0:
+            pid, flags = self._cgroup_fd, syscall.PERF_FLAG_PID_CGROUP
         try:
-            return syscall.open_event(_attr(ev, self.target, group_fd < 0), pid, cpu, group_fd)
+            return syscall.open_event(_attr(ev, self.target, group_fd < 0), pid, cpu, group_fd, flags)
         except OSError as e:
             err = e.errno or errno.EINVAL
             if err in (errno.EACCES, errno.EPERM):
@@ -124,7 +150,7 @@ class CounterSet:
         for pid, cpu in self.target.placements:
             leader = -1
             for c in counters:
-                if c.reason:
+                if c.reason or c.event.kind == "tool":  # tool events: measured by the caller
                     continue
                 fd = self._open_one(c.event, pid, cpu, leader)
                 if fd is None:
@@ -132,8 +158,10 @@ class CounterSet:
                     for old in c.fds:
                         os.close(old)
                     c.fds.clear()
+                    c.cpus.clear()
                     continue
                 c.fds.append(fd)
+                c.cpus.append(cpu)
                 if leader < 0:
                     leader = fd
                     self._leaders.append(fd)
@@ -147,13 +175,28 @@ class CounterSet:
             syscall.disable(fd, group=True)
 
     def read(self) -> list[Reading]:
+        """Each event's count, summed over its placements."""
+        return [sum(per[1:], per[0]) for per in self._read_all()]
+
+    def read_per_cpu(self) -> dict[int, list[Reading]]:
+        """Each CPU's counts (per-CPU targets: -a, -C, -G), by CPU."""
+        cpus = sorted({cpu for _, cpu in self.target.placements})
+        out: dict[int, list[Reading]] = {cpu: [] for cpu in cpus}
+        for c, per in zip(self.counters, self._read_all(), strict=True):
+            by_cpu = dict(zip(c.cpus, per, strict=False))
+            for cpu in cpus:
+                out[cpu].append(by_cpu.get(cpu, per[0]))
+        return out
+
+    def _read_all(self) -> list[list[Reading]]:
+        """Per counter, one Reading per fd (one zero Reading when it has none)."""
         out = []
         for c in self.counters:
-            raw = enabled = running = 0
+            per = []
             for fd in c.fds:
                 v, e, r = struct.unpack("<QQQ", os.read(fd, 24))
-                raw, enabled, running = raw + v, enabled + e, running + r
-            out.append(Reading(c.event, raw, enabled, running, not c.reason, c.reason))
+                per.append(Reading(c.event, v, e, r, True, ""))
+            out.append(per or [Reading(c.event, 0, 0, 0, not c.reason, c.reason)])
         return out
 
     def close(self) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from .._perf.attr import constants
 from ..errors import BadInput
+from ..tracefs import TRACEFS, has_wildcard, strip_prefix
+from ..tracefs import expand as tracefs_expand
+from .tool import TOOL_EVENTS
 
 __all__ = [
     "CACHE_NAMES",
@@ -19,12 +21,13 @@ __all__ = [
     "SOFTWARE",
     "EventDesc",
     "cache_events",
+    "expand",
     "parse_event",
     "parse_events",
     "resolve",
 ]
 
-TRACEFS_EVENTS = Path("/sys/kernel/tracing/events")
+TRACEFS_EVENTS = TRACEFS / "events"
 
 # perf name -> BTF enum constant; the first name of an enum value is canonical.
 HARDWARE: dict[str, str] = {
@@ -109,15 +112,19 @@ def tracepoint_id(category: str, name: str) -> int | None:
 
 
 def resolve(base: str) -> tuple[str, int, int] | None:
-    """(kind, type, config) of an event name without modifiers, or None."""
+    """(kind, type, config) of an event name without modifiers, or None.
+    Tool events (duration_time...) are not kernel events: type is -1."""
     c = constants()
     if base in HARDWARE:
         return "hardware", c["PERF_TYPE_HARDWARE"], c[HARDWARE[base]]
     if base in SOFTWARE:
         return "software", c["PERF_TYPE_SOFTWARE"], c[SOFTWARE[base]]
+    if base in TOOL_EVENTS:
+        return "tool", -1, list(TOOL_EVENTS).index(base)
     caches = cache_events()
     if base in caches:
         return "cache", c["PERF_TYPE_HW_CACHE"], _cache_config(*caches[base])
+    base = strip_prefix(base)  # tracepoint:SYS:NAME, as trace takes it
     if ":" in base:
         tp = tracepoint_id(*base.split(":", 1))
         if tp is not None:
@@ -125,21 +132,46 @@ def resolve(base: str) -> tuple[str, int, int] | None:
     return None
 
 
-def parse_event(text: str) -> EventDesc:
-    """`name`, `name:u`, `name:k` or `category:tracepoint`."""
+def _split_modifiers(text: str) -> tuple[str, str]:
+    """`name:uk` -> ("name", "uk"); ("name", "") when there are none."""
+    base, sep, mods = text.rpartition(":")
+    if sep and base and mods and set(mods) <= _MODIFIERS:
+        return base, mods
+    return text, ""
+
+
+def parse_event(text: str, group_mods: str = "") -> EventDesc:
+    """`name`, `name:u`, `name:k`, `SYS:NAME` or `tracepoint:SYS:NAME`;
+    `group_mods` are the modifiers of an enclosing `{...}:mods` group."""
     text = text.strip()
     found = resolve(text)
     mods = ""
-    if found is None and ":" in text:
-        base, mods = text.rsplit(":", 1)
-        if mods and set(mods) <= _MODIFIERS:
+    if found is None:
+        base, mods = _split_modifiers(text)
+        if mods:
             found = resolve(base)
     if found is None:
         raise BadInput(f"unknown event '{text}' (see ringscope list)")
     kind, type_, config = found
+    mods += group_mods
+    name = strip_prefix(text) + (f":{group_mods}" if group_mods else "")
     # perf's u/k modifiers: count only user (u) or only kernel (k) mode.
     only_user, only_kernel = "u" in mods and "k" not in mods, "k" in mods and "u" not in mods
-    return EventDesc(text, kind, type_, config, exclude_user=only_kernel, exclude_kernel=only_user)
+    if kind == "tool" and mods:
+        raise BadInput(f"'{text}': a tool event takes no modifiers (it is not counted by the kernel)")
+    return EventDesc(name, kind, type_, config, exclude_user=only_kernel, exclude_kernel=only_user)
+
+
+def expand(name: str) -> list[str]:
+    """`name`, or the tracepoints a name with wildcards matches (modifiers
+    kept): `sched:sched_process_*:k` -> [sched:sched_process_exec:k, ...]."""
+    if not has_wildcard(name):
+        return [name]
+    base, mods = _split_modifiers(name)
+    specs = tracefs_expand(base)
+    if specs is None:
+        raise BadInput(f"unknown event '{name}': wildcards match tracepoints only (SYS:NAME)")
+    return [s.removeprefix("tracepoint:") + (f":{mods}" if mods else "") for s in specs]
 
 
 def _split_top(spec: str) -> list[str]:
@@ -162,9 +194,22 @@ def _split_top(spec: str) -> list[str]:
     return [*parts, cur]
 
 
+def _group(part: str, spec: str) -> list[EventDesc]:
+    """`{a,b}` or `{a,b}:mods`: one group, the modifiers applied to each."""
+    inner, _, tail = part[1:].rpartition("}")
+    mods = tail.removeprefix(":") if tail.startswith(":") else tail
+    if "{" in inner or (tail and not (tail.startswith(":") and mods and set(mods) <= _MODIFIERS)):
+        raise BadInput(f"bad event group '{part}' in '{spec}' (expected {{a,b}} or {{a,b}}:u)")
+    members = [e for p in inner.split(",") if p.strip() for e in expand(p.strip())]
+    if not members:
+        raise BadInput(f"bad event list '{spec}': empty group")
+    return [parse_event(m, mods) for m in members]
+
+
 def parse_events(specs: list[str]) -> list[list[EventDesc]]:
     """-e values -> event groups. `{a,b}` is one group (scheduled on the PMU
-    together, so their ratios are exact); a bare event is a group of one."""
+    together, so their ratios are exact); a bare event is a group of one, and
+    a tracepoint name with wildcards one group per tracepoint it matches."""
     groups: list[list[EventDesc]] = []
     for spec in specs:
         for part in _split_top(spec):
@@ -172,10 +217,9 @@ def parse_events(specs: list[str]) -> list[list[EventDesc]]:
             if not part:
                 raise BadInput(f"bad event list '{spec}': empty event name")
             if part.startswith("{"):
-                inner = part[1:].rstrip("}")
-                groups.append([parse_event(p) for p in inner.split(",") if p.strip()])
+                groups.append(_group(part, spec))
             else:
-                groups.append([parse_event(part)])
+                groups += [[parse_event(name)] for name in expand(part)]
     if not groups:
         raise BadInput("no events given")
     return groups

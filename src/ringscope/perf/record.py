@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ..command import TERM_GRACE_S, Command, exit_status
 from ..errors import BadInput
 from .assemble import assemble
 from .callgraph import FP, NONE, CallGraph, parse_callgraph
 from .profile import Profile
 from .ringsampler import RingSampler
 from .sampling import Profiler
-from .target import Command, Target
+from .target import Target
 
 __all__ = ["profile_for", "record"]
 
@@ -59,7 +61,7 @@ def _meta(event: str, freq: int | None, period: int | None, cg: CallGraph, targe
 
 def _seeds(target: Target, pid: int | None) -> list[int]:
     """Processes alive before the recording: their maps come from /proc."""
-    if target.label == "system wide":
+    if target.per_cpu:  # -a: every process that already runs
         return [int(p) for p in os.listdir("/proc") if p.isdigit()]
     return [pid] if pid is not None else []
 
@@ -71,6 +73,7 @@ class _Loop:
     def __init__(self, cmd: Command | None, pid: int | None, duration: float | None) -> None:
         self.cmd, self.pid, self.duration = cmd, pid, duration
         self.deadline: float | None = None
+        self.stopped_by: signal.Signals | None = None
 
     def run(self, tick: Callable[[], None]) -> None:
         # The duration counts from the moment sampling is on, not from the call.
@@ -79,8 +82,9 @@ class _Loop:
             while not _done(self.cmd, self.pid, self.deadline):
                 tick()
         except KeyboardInterrupt:
+            self.stopped_by = signal.SIGINT
             if self.cmd is not None:
-                self.cmd.wait()
+                self.cmd.wait(TERM_GRACE_S)  # it had the terminal's SIGINT too
 
 
 def _record_ring(target: Target, loop: _Loop, event: str | None, freq: int | None,
@@ -145,9 +149,11 @@ def record(
     callchain: bool | None = None,
     duration: float | None = None,
     aggregate: bool = False,
-) -> tuple[Profile, int | None]:
-    """Sample and return (profile, the command's exit code or None).
-    With argv and pid/system_wide the command only sets the duration.
+) -> tuple[Profile, int]:
+    """Sample and return (profile, exit status): the status follows the
+    one rule of ringscope.command.exit_status (the command's status; 130
+    after Ctrl-C; else 0). With argv and pid/system_wide the command only
+    sets the duration.
     `callgraph`: "fp", "dwarf[,SIZE]" or "none"; `callchain=True` is "fp"."""
     cg = parse_callgraph(callgraph) if isinstance(callgraph, str) else callgraph
     if cg is None:
@@ -160,7 +166,7 @@ def record(
             prof = _record_bpf(target, loop, event, freq, period, cg)
         else:
             prof = _record_ring(target, loop, event, freq, period, cg, pid)
-        return prof, (cmd.status if cmd else None)
+        return prof, exit_status(cmd, loop.stopped_by)
     finally:
         if cmd is not None:
             cmd.close()

@@ -23,10 +23,10 @@ from ..transport.perfrecords import Record, SampleFormat
 from ..transport.perfring import SampleRings
 from ..transport.topology import online_cpus
 from .callgraph import FP, CallGraph
-from .events import EventDesc, parse_event
+from .events import EventDesc, expand, parse_event
 from .target import Target
 
-__all__ = ["DWARF_REGS", "RingSampler", "check_rate", "default_event"]
+__all__ = ["DWARF_REGS", "RingSampler", "check_rate", "default_event", "one_event"]
 
 _HW_PMU = "/sys/bus/event_source/devices/cpu"
 _MAX_RATE = "/proc/sys/kernel/perf_event_max_sample_rate"
@@ -48,6 +48,15 @@ def check_rate(freq: int) -> None:
         return
     if freq > limit:
         raise BadInput(f"-F {freq}: above kernel.perf_event_max_sample_rate ({limit})")
+
+
+def one_event(event: str) -> str:
+    """The one event a name names (tracepoint wildcards included)."""
+    names = expand(event)
+    if len(names) != 1:
+        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+        raise BadInput(f"record samples on one event; '{event}' matches {len(names)}: {shown}")
+    return names[0]
 
 
 def _regs_mask() -> int:
@@ -83,7 +92,9 @@ class RingSampler:
         if os.geteuid() != 0:
             raise PermissionDenied("record needs root (system-wide and other processes' perf events)")
         self.target, self.callgraph = target, callgraph
-        self.event: EventDesc = parse_event(event or default_event())
+        self.event: EventDesc = parse_event(one_event(event or default_event()))
+        if self.event.kind == "tool":
+            raise BadInput(f"cannot sample on '{self.event.name}': it is not a perf event")
         if self.event.kind == "tracepoint" and period is None:
             period, freq = 1, None
         if period is None and (freq is None or freq <= 0):

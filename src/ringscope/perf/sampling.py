@@ -24,7 +24,7 @@ from ..symbols.maps import Mapping
 from .events import EventDesc, parse_event
 from .legacy import AggSample, from_aggregated
 from .profile import Profile
-from .ringsampler import check_rate, default_event
+from .ringsampler import check_rate, default_event, one_event
 from .target import Target
 
 __all__ = ["Profiler"]
@@ -49,10 +49,10 @@ class Profiler:
         if os.geteuid() != 0:
             raise PermissionDenied("record needs root (BPF programs and system-wide perf events)")
         self.target = target
-        self.event: EventDesc = parse_event(event or default_event())
-        if self.event.kind == "tracepoint":
+        self.event: EventDesc = parse_event(one_event(event or default_event()))
+        if self.event.kind in ("tracepoint", "tool"):
             raise BadInput(
-                f"--aggregate samples hardware and software events, not tracepoint '{self.event.name}'"
+                f"--aggregate samples hardware and software events, not {self.event.kind} '{self.event.name}'"
             )
         if period is None and (freq is None or freq <= 0):
             raise BadInput("the sampling frequency (-F) must be positive")

@@ -5,6 +5,7 @@ dashboard, and the HTTP security rules (security.py)."""
 from __future__ import annotations
 
 from .app import make_app
+from .badrequest import JsonErrorRunner
 from .state import ServerState
 
-__all__ = ["ServerState", "make_app"]
+__all__ = ["JsonErrorRunner", "ServerState", "make_app"]

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from .. import features
 from ..hub import Hub
+from .badrequest import utf8_query_middleware
 from .hist_route import HIST_LOCK, api_hist
 from .metrics import render_metrics
 from .security import auth_middleware, host_middleware, origin_middleware
@@ -98,9 +99,12 @@ async def _shutdown(app: web.Application) -> None:
 
 def make_app(state: ServerState) -> web.Application:
     """The application over a hub. Starting it starts the hub's reader;
-    shutting it down (SIGTERM/SIGINT via the runner) ends every stream."""
+    shutting it down (SIGTERM/SIGINT via the runner) ends every stream.
+    Run it with badrequest.JsonErrorRunner so unparsable requests get JSON too."""
     hosts = host_middleware(lambda: state.allowed_hosts)
-    app = web.Application(middlewares=[hosts, origin_middleware(), auth_middleware(state.token)])
+    app = web.Application(
+        middlewares=[hosts, origin_middleware(), auth_middleware(state.token), utf8_query_middleware]
+    )
     app[STATE] = state
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)

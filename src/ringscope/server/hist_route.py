@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..errors import BadInput, NotSupported, RingscopeError
 from ..filters import parse_pid
+from ..numbers import parse_float
 from ..sources.hist import collect
 from .params import single_valued
 
@@ -36,10 +37,7 @@ def collect_query(query: Mapping[str, str]) -> dict[str, Any]:
     latency = query.get("latency", "0").lower()
     if latency not in ("0", "1", "true", "false"):
         raise BadInput(f"bad latency {latency!r}: use 1 or 0")
-    try:
-        duration = float(query.get("duration", "1"))
-    except ValueError as e:
-        raise BadInput(f"bad number in query: {e}") from None
+    duration = parse_float(query.get("duration", "1"), "duration")
     # In range and alive: the kernel side keeps a u32, so 2**32 + 1 would trace pid 1.
     pid = parse_pid(query["pid"]) if "pid" in query else None
     return collect(

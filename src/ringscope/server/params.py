@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import BadInput
 from ..hub import POLICIES, ClientFilter, Policy
+from ..numbers import parse_int
 
 __all__ = ["BadParam", "Subscription", "parse_filter", "parse_subscription", "single_valued"]
 
@@ -34,8 +35,8 @@ class Subscription:
 
 def _int(name: str, text: str, lo: int, hi: int) -> int:
     try:
-        value = int(text, 10)
-    except ValueError:
+        value = parse_int(text, name)
+    except BadInput:  # not ASCII decimal: `pid=١٢` is not pid 12
         raise BadParam(name, f"{text!r} is not an integer") from None
     if not lo <= value <= hi:
         raise BadParam(name, f"{value} is out of range [{lo}, {hi}]")

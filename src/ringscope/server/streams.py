@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 import orjson
 from aiohttp import WSMsgType, web
 
+from ..errors import BadInput
 from ..hub import ClientFilter, Entry, Subscriber
+from ..numbers import parse_int
 from . import render
 from .params import BadParam, parse_filter, parse_subscription
 from .state import STATE, ServerState
@@ -134,8 +136,8 @@ def _last_event_id(request: web.Request) -> int | None:
     if text is None or not text.strip():
         return None
     try:
-        seq = int(text.strip())
-    except ValueError:
+        seq = parse_int(text.strip(), "Last-Event-ID")
+    except BadInput:
         raise BadParam("Last-Event-ID", f"{text!r} is not a seq") from None
     if seq < -1:
         raise BadParam("Last-Event-ID", f"{seq} is not a seq")
@@ -177,6 +179,9 @@ async def events_ws(request: web.Request) -> web.StreamResponse:
     except BadParam as e:
         return bad_request(e)
     ws = web.WebSocketResponse(heartbeat=state.keepalive, max_msg_size=1 << 16)
+    if not ws.can_prepare(request).ok:  # a plain GET: a JSON 400, not aiohttp's text one
+        state.hub.unsubscribe(sub)
+        return bad_request(BadParam("Upgrade", "not a WebSocket upgrade request"))
     try:
         await ws.prepare(request)
     except BaseException:

@@ -40,7 +40,9 @@ __all__ = [
 @cache
 def _ld_cache() -> dict[str, str]:
     try:
-        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=False).stdout
+        # /sbin is often not on a user's PATH, where Debian keeps ldconfig.
+        exe = shutil.which("ldconfig") or shutil.which("ldconfig", path="/sbin:/usr/sbin") or "ldconfig"
+        out = subprocess.run([exe, "-p"], capture_output=True, text=True, check=False).stdout
     except OSError:
         return {}
     libs: dict[str, str] = {}
@@ -93,6 +95,22 @@ def _symbol_offset(elf: ELFFile, path: Path, func: str) -> int:
     if elf.get_section_by_name(".symtab") is None:
         raise BadInput(f"no function {func!r} in {path} (stripped binary: no .symtab, not in .dynsym)")
     raise BadInput(f"no function {func!r} in {path}")
+
+
+def functions(path: Path) -> list[str]:
+    """Every function a uprobe can name in ELF `path` (.symtab and .dynsym), sorted."""
+    try:
+        with path.open("rb") as fh:
+            elf = ELFFile(fh)
+            tables = (elf.get_section_by_name(n) for n in (".symtab", ".dynsym"))
+            return sorted({
+                sym.name for sec in tables if isinstance(sec, SymbolTableSection) for sym in sec.iter_symbols()
+                if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"] and sym.name
+            })  # fmt: skip
+    except ELFError as e:
+        raise BadInput(f"{path}: not an ELF file ({e})") from None
+    except OSError as e:
+        raise BadInput(f"cannot read {path}: {e.strerror}") from None
 
 
 def file_offset(elf: ELFFile, path: Path, vaddr: int) -> int:

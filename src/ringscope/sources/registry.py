@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from ..errors import BadInput
 from ..events.spec import EventSpec
+from ..tracefs import TRACEPOINT_PREFIXES, expand
 from . import file, kprobe, net, process, sched, syscalls, tracepoint, uprobe, usdt
 from .dynamic import DynamicSpec
 
@@ -26,7 +27,7 @@ DEFAULT_EVENTS = ("exec", "exit", "open", "connect")
 FOLLOW = process.FOLLOW  # what a session loads to follow a process tree (trace -- CMD)
 
 _PREFIXES = {
-    "tracepoint": "tracepoint", "tp": "tracepoint", "t": "tracepoint",
+    **dict.fromkeys(TRACEPOINT_PREFIXES, "tracepoint"),
     "uprobe": "uprobe", "u": "uprobe", "uretprobe": "uretprobe", "ur": "uretprobe",
     "kprobe": "kprobe", "k": "kprobe", "kretprobe": "kretprobe", "kr": "kretprobe",
     "fentry": "fentry", "f": "fentry", "fexit": "fexit", "fr": "fexit", "usdt": "usdt",
@@ -51,9 +52,10 @@ def resolve(name: str) -> EventSpec:
 
 
 def resolve_events(names: Iterable[str]) -> list[EventSpec]:
-    """Specs for a list of names, in order, without duplicates."""
+    """Specs for a list of names, in order, without duplicates; tracepoint
+    globs (`sched:sched_process_*`) name every tracepoint they match."""
     specs: list[EventSpec] = []
-    for name in names:
+    for name in (n for given in names for n in expand(given.strip()) or [given]):
         if not name.strip():
             continue
         spec = resolve(name)

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import re
+import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import NotSupported
 from ..events.spec import Columns, EventSpec, LoadOptions, Lookup, Row, array
+from ..objects import OBJ_DIR, SYSCALLS, object_dir
 
 if TYPE_CHECKING:
     from .._libbpf import BpfObject
 
-_UNISTD = (
-    "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
-    "/usr/include/aarch64-linux-gnu/asm/unistd.h",
-    "/usr/include/asm/unistd_64.h",
-)
-
 
 @cache
 def syscall_names() -> dict[int, str]:
-    """Syscall numbers to names, from the system's asm/unistd header."""
-    for p in _UNISTD:
-        path = Path(p)
-        if path.exists():
-            text = path.read_text()
-            return {int(n): name for name, n in re.findall(r"#define __NR_(\w+)\s+(\d+)", text)}
+    """Syscall numbers to names: the table bpf/bpfbuild.py generated beside
+    the objects from the build host's asm/unistd header (a target machine
+    need not have kernel headers). Empty if it is missing."""
+    for directory in (object_dir(), OBJ_DIR):
+        try:
+            table = json.loads((directory / SYSCALLS).read_text())["syscalls"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        return {int(nr): str(name) for name, nr in table.items()}
     return {}
 
 
@@ -47,7 +44,7 @@ def syscall_rodata(names: tuple[str, ...]) -> dict[str, int | bytes]:
     for name in names:
         nr = syscall_number(name)
         if nr is None:
-            raise NotSupported(f"no syscall number for {name} (no asm/unistd header on this system)")
+            raise NotSupported(f"no syscall number for {name} (the build's {SYSCALLS} does not name it)")
         out[f"rs_nr_{name}"] = nr
     return out
 
