@@ -242,3 +242,20 @@ def test_report_write_error(lab_dwarf: tuple[Path, str]) -> None:
     assert res.returncode == 1 and "No space left" in res.stderr and res.stderr.count("\n") == 1
     res = _run("script", "-i", str(lab_dwarf[0]), "-o", "/dev/full")
     assert res.returncode == 1 and res.stderr.count("\n") == 1
+
+
+def test_profile_for_api(bins: dict[str, Path]) -> None:
+    """The call behind GET /api/profile: S seconds of one process."""
+    from ringscope.errors import BadInput
+    from ringscope.perf import profile_for
+
+    with subprocess.Popen([str(bins["lab"]), "20"]) as proc:
+        try:
+            prof = profile_for(0.4, pid=proc.pid, callgraph="dwarf", freq=499)
+        finally:
+            proc.kill()
+    assert prof.per_sample and prof.meta["callgraph"] == "dwarf,8192"
+    assert set(prof.samples["pid"].tolist()) == {proc.pid}
+    assert any(st.leaf.name in ("leaf_a", "leaf_b") for st in resolve(prof))
+    with pytest.raises(BadInput):
+        profile_for(0)
