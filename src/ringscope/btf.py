@@ -213,6 +213,8 @@ class Btf:
         return StructLayout(name, info.size_or_type, fields)
 
     def enum_values(self, name: str) -> dict[str, int]:
+        if not self.has(name, Kind.ENUM) and self.has(name, Kind.ENUM64):
+            return self._enum64_values(self.find(name, Kind.ENUM64))
         info = self.find(name, Kind.ENUM)
         out = {}
         for i in range(info.vlen):
@@ -220,6 +222,16 @@ class Btf:
                 "<Ii" if info.kind_flag else "<II", self._types, info.data_off + 8 * i
             )
             out[self._str(name_off)] = val
+        return out
+
+    def _enum64_values(self, info: TypeInfo) -> dict[str, int]:
+        # btf_enum64: u32 name_off, u32 val_lo32, u32 val_hi32 (values such
+        # as PERF_CONTEXT_KERNEL, (u64)-128, need the 64-bit kind).
+        out = {}
+        for i in range(info.vlen):
+            name_off, lo, hi = struct.unpack_from("<III", self._types, info.data_off + 12 * i)
+            val = hi << 32 | lo
+            out[self._str(name_off)] = val - (1 << 64) if info.kind_flag and hi >> 31 else val
         return out
 
     def datasec(self, name: str) -> dict[str, tuple[int, int]]:

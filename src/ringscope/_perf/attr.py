@@ -23,7 +23,7 @@ from typing import Any
 from ..btf import VMLINUX, Btf, Kind
 from ..errors import NotSupported
 
-__all__ = ["AttrLayout", "PerfEventAttr", "attr_layout", "constants", "vmlinux_btf"]
+__all__ = ["AttrLayout", "PerfEventAttr", "attr_layout", "constants", "mmap_page_offsets", "vmlinux_btf"]
 
 
 @cache
@@ -37,6 +37,8 @@ def vmlinux_btf() -> Btf:
 _ENUMS = (
     "perf_type_id", "perf_hw_id", "perf_sw_ids", "perf_hw_cache_id", "perf_hw_cache_op_id",
     "perf_hw_cache_op_result_id", "perf_event_sample_format", "perf_event_read_format",
+    # the profiler's ring: record types, callchain context markers, user register ids
+    "perf_event_type", "perf_callchain_context", "perf_sample_regs_abi", "perf_event_x86_regs",
 )  # fmt: skip
 
 
@@ -74,16 +76,20 @@ def layout_from_btf(btf: Btf) -> AttrLayout:
 
 def _cache_file(btf_bytes: bytes) -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "ringscope" / f"perf-btf-{hashlib.sha1(btf_bytes).hexdigest()}.json"
+    # v3: the profiler's enums and the mmap page offsets were added.
+    return base / "ringscope" / f"perf-btf-v3-{hashlib.sha1(btf_bytes).hexdigest()}.json"
 
 
 def _derive(btf: Btf) -> dict[str, Any]:
     layout = layout_from_btf(btf)
     consts: dict[str, int] = {}
     for enum in _ENUMS:
-        consts.update(btf.enum_values(enum))
+        with contextlib.suppress(KeyError, LookupError):  # an arch's register enum is only on that arch
+            consts.update(btf.enum_values(enum))
     fields = {f.name: [f.bit_offset, f.bits] for f in layout.fields.values()}
-    return {"size": layout.size, "fields": fields, "constants": consts}
+    page = btf.struct_layout("perf_event_mmap_page")
+    ring = {name: page.field(name).offset for name in ("data_head", "data_tail")}
+    return {"size": layout.size, "fields": fields, "constants": consts, "mmap_page": ring}
 
 
 @cache
@@ -114,6 +120,12 @@ def attr_layout() -> AttrLayout:
     d = _derived()
     fields = {name: AttrField(name, off, bits) for name, (off, bits) in d["fields"].items()}
     return AttrLayout(int(d["size"]), fields)
+
+
+@cache
+def mmap_page_offsets() -> dict[str, int]:
+    """Byte offsets of data_head and data_tail in struct perf_event_mmap_page."""
+    return {str(k): int(v) for k, v in _derived()["mmap_page"].items()}
 
 
 @cache

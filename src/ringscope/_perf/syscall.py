@@ -25,6 +25,7 @@ __all__ = [
     "enable",
     "open_event",
     "reset",
+    "set_output",
     "syscall_number",
 ]
 
@@ -49,7 +50,7 @@ PERF_FLAG_PID_CGROUP = 1 << 2
 PERF_FLAG_FD_CLOEXEC = 1 << 3
 
 # _IO('$', n): the perf ioctls carry no argument size.
-_IOC_ENABLE, _IOC_DISABLE, _IOC_RESET = 0x2400, 0x2401, 0x2403
+_IOC_ENABLE, _IOC_DISABLE, _IOC_RESET, _IOC_SET_OUTPUT = 0x2400, 0x2401, 0x2403, 0x2405
 _IOC_FLAG_GROUP = 1  # apply the ioctl to the whole group via the leader
 
 _libc.syscall.restype = ctypes.c_long
@@ -101,3 +102,8 @@ def disable(fd: int, group: bool = False) -> None:
 
 def reset(fd: int) -> None:
     fcntl.ioctl(fd, _IOC_RESET, 0)
+
+
+def set_output(fd: int, target_fd: int) -> None:
+    """Send `fd`'s records to the ring mmap'ed on `target_fd` (same CPU)."""
+    fcntl.ioctl(fd, _IOC_SET_OUTPUT, target_fd)

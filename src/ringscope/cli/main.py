@@ -15,7 +15,7 @@ from ..errors import RingscopeError, VerifierError
 from ..objects import built_objects, object_dir
 
 # Each module has register(subparsers) and run(args) -> int.
-SUBCOMMANDS = ("list", "trace", "serve", "stat", "record", "report", "top", "hist", "convert")
+SUBCOMMANDS = ("list", "trace", "serve", "stat", "record", "report", "script", "top", "hist", "convert")
 
 EXIT_USAGE = 2
 

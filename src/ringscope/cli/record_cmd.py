@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import BadInput
+from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.record import record
 from .options import target_argv
 from .values import count, seconds
@@ -25,7 +26,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "-c", "--count", type=count("period"), metavar="PERIOD", help="sample every PERIOD events"
     )
     p.add_argument("-e", "--event", help="event to sample on (default: cycles, or cpu-clock without a PMU)")
-    p.add_argument("-g", "--call-graph", action="store_true", help="record kernel and user call chains")
+    p.add_argument("-g", dest="g", action="store_true", help="record call chains (--call-graph fp)")
+    p.add_argument("--call-graph", metavar="fp|dwarf[,SIZE]",
+                   help="how user stacks are taken: frame pointers, or registers + SIZE bytes of user "
+                        "stack (default 8192) unwound with DWARF CFI")  # fmt: skip
+    p.add_argument(
+        "--aggregate",
+        action="store_true",
+        help="count stacks in the kernel (BPF), the low-overhead mode: no per-sample records",
+    )
     p.add_argument("-p", "--pid", type=count("pid"), help="profile an existing process")
     p.add_argument("-a", "--all-cpus", action="store_true", help="profile every CPU")
     p.add_argument("-o", "--output", default=DEFAULT_FILE, metavar="FILE", help=f"default {DEFAULT_FILE}")
@@ -36,17 +45,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     argv = target_argv(args, "profile")
+    cg = parse_callgraph(args.call_graph) if args.call_graph else (FP if args.g else NONE)
     profile, code = record(
         args.event, pid=args.pid, system_wide=args.all_cpus, argv=argv or None,
         freq=args.freq if args.freq is not None else (None if args.count else 99),
-        period=args.count, callchain=args.call_graph, duration=args.duration,
+        period=args.count, callgraph=cg, duration=args.duration, aggregate=args.aggregate,
     )  # fmt: skip
     try:
         profile.save(args.output)
     except OSError as e:
         raise BadInput(f"cannot write {args.output}: {e.strerror}") from None
     st = profile.stats
-    lost = st.get("lost_key", 0)
+    lost = st.get("lost", 0) + st.get("lost_key", 0)
     print(f"[ ringscope record: {profile.total} samples ({lost} lost) of {profile.meta['event']}, "
-          f"{len(profile.samples)} stacks, written to {args.output} ]", file=sys.stderr)  # fmt: skip
+          f"{len(profile.stacks)} stacks, written to {args.output} ]", file=sys.stderr)  # fmt: skip
     return code  # the one exit-status rule (ringscope.command.exit_status)

@@ -12,7 +12,7 @@ import sys
 import termios
 import time
 import tty
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.live import Live
@@ -20,9 +20,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import BadInput
-from ..perf.sampling import Profiler
+from ..perf.callgraph import FP, NONE, parse_callgraph
+from ..perf.ringsampler import RingSampler
 from ..perf.target import Target
 from ..perf.top import TopSampler, TopSnapshot
+from .values import count
 
 __all__ = ["register", "run"]
 
@@ -30,14 +32,21 @@ __all__ = ["register", "run"]
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("top", help="live view of the hottest symbols (like perf top)")
     p.add_argument(
-        "-F", "--freq", type=int, default=999, metavar="HZ", help="samples per second (default 999)"
+        "-F",
+        "--freq",
+        type=count("frequency"),
+        default=999,
+        metavar="HZ",
+        help="samples per second (default 999)",
     )
     p.add_argument("-e", "--event", help="event to sample on (default: cycles, or cpu-clock without a PMU)")
-    p.add_argument("-p", "--pid", type=int, help="only this process")
+    p.add_argument("-p", "--pid", type=count("pid"), help="only this process")
     p.add_argument("-a", "--all-cpus", action="store_true", help="every CPU (the default)")
     p.add_argument("-d", "--delay", type=float, default=1.0, metavar="S", help="refresh every S seconds")
-    p.add_argument("-n", "--iterations", type=int, metavar="N", help="exit after N refreshes")
-    p.add_argument("--rows", type=int, default=25, help="symbols shown")
+    p.add_argument("-n", "--iterations", type=count("iterations"), metavar="N", help="exit after N refreshes")
+    p.add_argument("--rows", type=count("rows"), default=25, help="symbols shown")
+    p.add_argument("-g", dest="g", action="store_true", help="sample call chains (--call-graph fp)")
+    p.add_argument("--call-graph", metavar="fp|dwarf[,SIZE]", help="as for record")
     p.set_defaults(func=run)
 
 
@@ -69,16 +78,20 @@ def _keys() -> Iterator[int | None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
 
-def _wait(fd: int | None, seconds: float) -> bool:
-    """Sleep up to `seconds`; True when the user pressed q."""
+def _wait(fd: int | None, seconds: float, tick: Callable[[], object]) -> bool:
+    """Sleep up to `seconds`, calling `tick` every 0.1 s (the rings are
+    drained while we wait: a dwarf ring holds a quarter second);
+    True when the user pressed q."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
+        step = min(left, 0.1)
         if fd is None:
-            time.sleep(left)
-            return False
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready and os.read(fd, 32).lower().count(b"q"):
-            return True
+            time.sleep(step)
+        else:
+            ready, _, _ = select.select([fd], [], [], step)
+            if ready and os.read(fd, 32).lower().count(b"q"):
+                return True
+        tick()
     return False
 
 
@@ -87,10 +100,12 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("-p and -a are exclusive")
     if args.delay < 0.1:
         raise BadInput("-d: the refresh delay must be at least 0.1 s")
+    cg = parse_callgraph(args.call_graph) if args.call_graph else (FP if args.g else NONE)
     target = Target.process(args.pid) if args.pid is not None else Target.system_wide()
+    seeds = [args.pid] if args.pid is not None else [int(p) for p in os.listdir("/proc") if p.isdigit()]
     console = Console()
-    with Profiler(target, args.event, freq=args.freq, callchain=False) as prof:
-        sampler = TopSampler(prof)
+    with RingSampler(target, args.event, freq=args.freq, callgraph=cg) as prof:
+        sampler = TopSampler(prof, seeds)
         prof.enable()
         title = f"ringscope top: {prof.event.name} at {args.freq} Hz, {target.label}"
         count = 0
@@ -99,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             with live if live is not None else contextlib.nullcontext():
                 while args.iterations is None or count < args.iterations:
                     try:
-                        quit_ = _wait(fd, args.delay)
+                        quit_ = _wait(fd, args.delay, prof.collect)
                     except KeyboardInterrupt:
                         break
                     table = _table(sampler.snapshot(args.rows), title)

@@ -14,6 +14,11 @@ __all__ = ["svg"]
 ROW = 16  # px per stack level
 WIDTH = 1200
 MIN_PX = 0.3  # narrower frames are not drawn (they would be invisible)
+# One bad stack (a frame-pointer walk through code without frame pointers
+# yields 127 garbage frames) must not make the picture 2,000 px tall and
+# push the real graph off-screen: stacks are cut at MAX_DEPTH frames from
+# the root, the rest folded into one "[N more frames]" box.
+MAX_DEPTH = 64
 
 
 @dataclass
@@ -30,14 +35,19 @@ def _tree(stacks: list[Stack]) -> _Node:
         root.count += st.count
         node = root.children.setdefault(f"comm:{st.comm}", _Node(st.comm))
         node.count += st.count
-        for f in st.frames:
+        for f in st.frames[:MAX_DEPTH]:
             node = node.children.setdefault(f"{f.kernel}:{f.name}", _Node(f.name, f.kernel))
+            node.count += st.count
+        if len(st.frames) > MAX_DEPTH:
+            name = f"[{len(st.frames) - MAX_DEPTH} more frames]"
+            node = node.children.setdefault(name, _Node(name))
             node.count += st.count
     return root
 
 
-def _depth(node: _Node) -> int:
-    return 1 + max((_depth(c) for c in node.children.values()), default=0)
+def _depth(node: _Node, min_count: float) -> int:
+    """Levels drawn: frames too narrow to draw do not make the image taller."""
+    return 1 + max((_depth(c, min_count) for c in node.children.values() if c.count >= min_count), default=0)
 
 
 def _color(node: _Node) -> str:
@@ -71,7 +81,7 @@ def _draw(node: _Node, x: float, level: int, height: int, scale: float, total: i
 def svg(stacks: list[Stack], title: str = "Flame graph") -> str:
     root = _tree(stacks)
     total = max(root.count, 1)
-    height = (_depth(root) + 2) * ROW
+    height = (_depth(root, MIN_PX * total / WIDTH) + 2) * ROW
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="monospace" font-size="11">',

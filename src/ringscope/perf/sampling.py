@@ -1,16 +1,16 @@
-"""Sampling mode (`perf record`), the eBPF way: a sampling perf event per
-placement runs bpf/profile.bpf.c on every overflow, which aggregates
-{pid, kernel stack, user stack, comm} -> count in kernel maps. User space
-only snapshots memory maps of the sampled processes while they live and
-reads the maps once at the end."""
+"""The low-overhead aggregation mode (`record --aggregate`), the eBPF way:
+a sampling perf event per placement runs bpf/profile.bpf.c on every
+overflow, which aggregates {pid, kernel stack, user stack, comm} -> count
+in kernel maps. User space only snapshots memory maps of the sampled
+processes while they live and reads the maps once at the end, so a process
+that exits between snapshots loses its names: the default mode
+(ringsampler.py) takes its maps from the perf stream instead."""
 
 from __future__ import annotations
 
 import os
-import platform
 import struct
 import time
-from pathlib import Path
 from typing import Any
 
 from .._libbpf import BpfObject, Link
@@ -21,38 +21,15 @@ from ..events.layout import struct_dtype
 from ..objects import object_path
 from ..symbols import Kallsyms, build_id, read_maps
 from ..symbols.maps import Mapping
-from .events import EventDesc, expand, parse_event
-from .profile import Profile, Sample
+from .events import EventDesc, parse_event
+from .legacy import AggSample, from_aggregated
+from .profile import Profile
+from .ringsampler import check_rate, default_event, one_event
 from .target import Target
 
-__all__ = ["Profiler", "default_event"]
+__all__ = ["Profiler"]
 
-_HW_PMU = Path("/sys/bus/event_source/devices/cpu")
-_MAX_RATE = Path("/proc/sys/kernel/perf_event_max_sample_rate")
 _EFAULT = -14
-
-
-def default_event() -> str:
-    """perf record's default: cycles where a PMU exists, else cpu-clock."""
-    return "cycles" if _HW_PMU.exists() else "cpu-clock"
-
-
-def _check_rate(freq: int) -> None:
-    try:
-        limit = int(_MAX_RATE.read_text())
-    except (OSError, ValueError):
-        return
-    if freq > limit:
-        raise BadInput(f"-F {freq}: above kernel.perf_event_max_sample_rate ({limit})")
-
-
-def _one(event: str) -> str:
-    """The one event a name names (tracepoint wildcards included)."""
-    names = expand(event)
-    if len(names) != 1:
-        shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
-        raise BadInput(f"record samples on one event; '{event}' matches {len(names)}: {shown}")
-    return names[0]
 
 
 class Profiler:
@@ -72,17 +49,17 @@ class Profiler:
         if os.geteuid() != 0:
             raise PermissionDenied("record needs root (BPF programs and system-wide perf events)")
         self.target = target
-        self.event: EventDesc = parse_event(_one(event or default_event()))
+        self.event: EventDesc = parse_event(one_event(event or default_event()))
         if self.event.kind in ("tracepoint", "tool"):
             raise BadInput(
-                f"cannot sample on {self.event.kind} '{self.event.name}': use a hardware or software event"
+                f"--aggregate samples hardware and software events, not {self.event.kind} '{self.event.name}'"
             )
         if period is None and (freq is None or freq <= 0):
             raise BadInput("the sampling frequency (-F) must be positive")
         if period is not None and period <= 0:
             raise BadInput("the sampling period (-c) must be positive")
         if period is None and freq is not None:
-            _check_rate(freq)
+            check_rate(freq)
         self.freq, self.period, self.callchain = (None if period else freq), period, callchain
         self._fds: list[int] = []
         self._links: list[Link] = []
@@ -96,7 +73,6 @@ class Profiler:
         except BaseException:
             self.close()
             raise
-        self.started = time.monotonic_ns()
 
     def _attr(self) -> bytes:
         attr = PerfEventAttr(
@@ -193,7 +169,7 @@ class Profiler:
             cache[stack_id] = [a for a in addrs if a]
         return cache[stack_id]
 
-    def samples(self) -> list[Sample]:
+    def samples(self) -> list[AggSample]:
         key_t = struct_dtype(self._obj.btf, "rs_prof_key")
         stacks: dict[int, list[int]] = {}
         out = []
@@ -205,10 +181,10 @@ class Profiler:
                 # have the top bit set on every 64-bit arch we support.
                 ks, us = ([key["ip"]], []) if key["ip"] >> 63 else ([], [key["ip"]])
             comm = key["comm"].split(b"\0", 1)[0].decode(errors="replace")
-            out.append(Sample(key["pid"], comm, struct.unpack("<Q", v)[0], ks, us))
+            out.append(AggSample(key["pid"], comm, struct.unpack("<Q", v)[0], ks, us))
         return out
 
-    def profile(self) -> Profile:
+    def profile(self, meta: dict[str, Any]) -> Profile:
         """Read the kernel maps into a Profile (kernel frames named now)."""
         samples = self.samples()
         self.snapshot_maps()
@@ -216,21 +192,15 @@ class Profiler:
         kaddrs = {a for s in samples for a in s.kstack}
         names = {a: ksyms.lookup(a) for a in kaddrs}
         used = {m.path for ms in self.maps.values() for m in ms if m.path.startswith("/")}
-        meta: dict[str, Any] = {
-            "event": self.event.name, "freq": self.freq, "period": self.period,
-            "callchain": self.callchain, "target": self.target.label,
-            "duration_ns": time.monotonic_ns() - self.started,
-            "kernel": platform.release(), "arch": platform.machine(), "hostname": platform.node(),
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }  # fmt: skip
-        return Profile(
-            meta=meta,
-            stats=self._stats(),
-            samples=samples,
-            maps={pid: list(ms) for pid, ms in self.maps.items() if ms},
-            build_ids={p: build_id(p) for p in sorted(used)},
-            ksyms={a: n for a, n in names.items() if n},
+        doc = from_aggregated(
+            samples,
+            {pid: list(ms) for pid, ms in self.maps.items() if ms},
+            {p: build_id(p) for p in sorted(used)},
+            {a: n for a, n in names.items() if n},
+            meta,
+            self._stats(),
         )
+        return Profile.from_json(doc)
 
     def close(self) -> None:
         for link in reversed(self._links):

@@ -1,16 +1,20 @@
-"""The data side of `ringscope top`: a Profiler left running, read every
-refresh into the hottest symbols of the last interval."""
+"""The data side of `ringscope top`: a RingSampler left running, its new
+records replayed every refresh into the hottest symbols of the interval.
+The process maps carry over between refreshes (assemble.Assembler)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 
-from ..symbols import Kallsyms, Symbolizer
-from ..symbols.resolver import KERNEL_DSO, UNKNOWN, Frame
-from .sampling import Profiler
+import numpy as np
 
-__all__ = ["TopRow", "TopSnapshot", "TopSampler"]
+from ..symbols import Kallsyms
+from .assemble import Assembler
+from .ringsampler import RingSampler
+from .symbolize import ProfileSymbols
+
+__all__ = ["TopRow", "TopSampler", "TopSnapshot"]
 
 
 @dataclass(frozen=True)
@@ -32,38 +36,40 @@ class TopSnapshot:
 
 
 class TopSampler:
-    """Turns the profiler's cumulative in-kernel counts into per-interval
-    rows. Owns nothing: the caller owns (and closes) the Profiler."""
+    """Turns the sampler's records into per-interval rows. Owns nothing:
+    the caller owns (and closes) the RingSampler."""
 
-    def __init__(self, profiler: Profiler) -> None:
-        self.profiler = profiler
+    def __init__(self, sampler: RingSampler, seeds: list[int] | None = None) -> None:
+        self.sampler = sampler
+        unwind = None
+        if sampler.callgraph.mode == "dwarf":
+            from .unwind import DwarfUnwinder
+
+            unwind = DwarfUnwinder().unwind
+        self.asm = Assembler(seeds, unwind)
         self.kallsyms = Kallsyms.load()
-        self._prev: dict[tuple[int, str, tuple[int, ...], tuple[int, ...]], int] = {}
-
-    def _leaf(self, sym: Symbolizer, pid: int, kstack: list[int], ustack: list[int]) -> Frame:
-        if kstack:
-            return Frame(self.kallsyms.lookup(kstack[0]) or UNKNOWN, KERNEL_DSO, True)
-        if ustack:
-            return sym.user(pid, ustack[0])
-        return Frame(UNKNOWN, UNKNOWN, False)
+        self.total = 0
 
     def snapshot(self, limit: int = 30) -> TopSnapshot:
-        self.profiler.poll()
-        maps = {pid: list(ms) for pid, ms in self.profiler.maps.items()}
-        sym = Symbolizer(maps, {})
+        self.sampler.collect()
+        new = list(self.sampler.records)
+        self.sampler.records.clear()  # top keeps counts, not records
+        self.asm.feed(new)
+        prof = self.asm.profile({}, self.kallsyms)
+        self.asm.builder.rows.clear()
+        syms = ProfileSymbols(prof)
         agg: Counter[tuple[str, str, str, bool]] = Counter()
-        cur: dict[tuple[int, str, tuple[int, ...], tuple[int, ...]], int] = {}
-        for s in self.profiler.samples():
-            key = (s.pid, s.comm, tuple(s.kstack), tuple(s.ustack))
-            cur[key] = s.count
-            delta = s.count - self._prev.get(key, 0)
-            if delta > 0:
-                leaf = self._leaf(sym, s.pid, s.kstack, s.ustack)
-                agg[(s.comm, leaf.dso, leaf.name, leaf.kernel)] += delta
-        self._prev = cur
-        interval = sum(agg.values())
-        rows = [
+        rows = prof.samples
+        for stack, comm in zip(rows["stack"].tolist(), rows["comm"].tolist(), strict=True):
+            ids = prof.stacks[stack]
+            if not ids:
+                continue
+            leaf = syms.frame(ids[0])
+            agg[(prof.comms[comm], leaf.dso, leaf.name, leaf.kernel)] += 1
+        interval = int(np.sum(rows["count"]))
+        self.total += interval
+        out = [
             TopRow(n, 100.0 * n / interval, comm, dso, name, kernel)
             for (comm, dso, name, kernel), n in agg.most_common(limit)
         ]
-        return TopSnapshot(rows, interval, sum(cur.values()), self.profiler.lost())
+        return TopSnapshot(out, interval, self.total, self.asm.stats["lost"])

@@ -18,7 +18,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
 
-__all__ = ["ElfSymbols", "build_id"]
+__all__ = ["ElfSymbols", "build_id", "debug_file", "load_by_build_id", "load_cached"]
 
 DEBUG_ROOT = Path("/usr/lib/debug/.build-id")
 _STT_FUNC = ("STT_FUNC", "STT_GNU_IFUNC")
@@ -32,6 +32,14 @@ def _build_id(elf: ELFFile) -> str | None:
             if note["n_type"] == "NT_GNU_BUILD_ID":
                 return str(note["n_desc"])
     return None
+
+
+def debug_file(bid: str | None) -> Path | None:
+    """The separate debug file of a build id (Debian's -dbgsym packages), if installed."""
+    if not bid or len(bid) < 3:
+        return None
+    path = DEBUG_ROOT / bid[:2] / f"{bid[2:]}.debug"
+    return path if path.exists() else None
 
 
 def build_id(path: str | Path) -> str | None:
@@ -116,13 +124,31 @@ class ElfSymbols:
                     if s["p_type"] == "PT_LOAD"
                 ]
                 syms = cls._functions(elf)
-            debug = DEBUG_ROOT / (bid[:2] if bid else "") / f"{bid[2:] if bid else ''}.debug"
-            if bid and debug.exists():
+            debug = debug_file(bid)
+            if debug is not None:
                 with open(debug, "rb") as f:
                     syms = cls._functions(ELFFile(f)) or syms
         except (OSError, ELFError, ValueError):
             return None
         return cls(path, bid, segs, syms)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The table as arrays, for the on-disk cache (cache.py)."""
+        segs = [(g.offset, g.filesz, g.vaddr) for g in self._segments]
+        return {
+            "addrs": np.array(self._addrs, np.uint64), "ends": np.array(self._ends, np.uint64),
+            "names": np.frombuffer("\0".join(self._names).encode(), np.uint8),
+            "segments": np.array(segs, np.uint64).reshape(-1, 3),
+        }  # fmt: skip
+
+    @classmethod
+    def from_arrays(cls, path: str, build: str | None, a: dict[str, np.ndarray]) -> ElfSymbols:
+        self = cls.__new__(cls)
+        self.path, self.build_id = path, build
+        self._segments = [_Segment(o, n, v) for o, n, v in a["segments"].tolist()]
+        self._addrs, self._ends = a["addrs"].tolist(), a["ends"].tolist()
+        self._names = a["names"].tobytes().decode(errors="replace").split("\0") if len(a["addrs"]) else []
+        return self
 
     def vaddr(self, file_offset: int) -> int | None:
         for s in self._segments:
@@ -131,14 +157,37 @@ class ElfSymbols:
         return None
 
     def lookup(self, vaddr: int) -> str | None:
+        found = self.lookup_start(vaddr)
+        return found[0] if found else None
+
+    def lookup_start(self, vaddr: int) -> tuple[str, int] | None:
+        """(name, start address) of the function holding `vaddr`."""
         i = bisect.bisect_right(self._addrs, vaddr) - 1
         # Sized symbols must contain the address; a stripped-size one is
         # taken as extending to the next symbol.
         if i < 0 or (self._ends[i] <= vaddr and self._ends[i] - self._addrs[i] > 1):
             return None
-        return self._names[i]
+        return self._names[i], self._addrs[i]
 
 
 @lru_cache(maxsize=256)
 def load_cached(path: str) -> ElfSymbols | None:
     return ElfSymbols.load(path)
+
+
+@lru_cache(maxsize=256)
+def load_by_build_id(path: str, build: str) -> ElfSymbols | None:
+    """The symbols of the file with build id `build`, from the disk cache
+    when seen before (a large library's symtab takes ~0.2 s to read, most
+    of a report), else from `path` if it still has that build id."""
+    from .cache import cache_path, load_arrays, save_arrays
+
+    key = cache_path("syms", build, path)
+    cached = load_arrays(key)
+    if cached is not None:
+        return ElfSymbols.from_arrays(path, build, cached)
+    syms = load_cached(path)
+    if syms is not None and syms.build_id == build:
+        save_arrays(key, **syms.arrays())
+        return syms
+    return None

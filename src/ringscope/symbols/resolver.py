@@ -1,18 +1,18 @@
-"""Symbolize the frames of a profile. Kernel names were resolved at record
-time (kallsyms changes with every boot under KASLR); user names here, from
-the recorded memory maps and the files they name, checked by build id."""
+"""Names for the frames of a profile. Kernel names were resolved at record
+time (kallsyms changes with every boot under KASLR); user frames name a
+file (path + build id) and an offset in it, resolved here against that
+file's symbols, or its debug file found by build id. A frame that cannot
+be named keeps its address (perf's `0x4883`), so distinct unknown code does
+not merge into one `[unknown]` row."""
 
 from __future__ import annotations
 
-import bisect
 import os
-from collections.abc import Mapping as TMapping
 from dataclasses import dataclass
 
-from .elf import load_cached
-from .maps import Mapping
+from .elf import ElfSymbols, debug_file, load_by_build_id, load_cached
 
-__all__ = ["KERNEL_DSO", "UNKNOWN", "Frame", "Symbolizer"]
+__all__ = ["KERNEL_DSO", "UNKNOWN", "DsoSymbols", "Frame", "short_dso"]
 
 UNKNOWN = "[unknown]"
 KERNEL_DSO = "[kernel.kallsyms]"
@@ -21,45 +21,42 @@ KERNEL_DSO = "[kernel.kallsyms]"
 @dataclass(frozen=True)
 class Frame:
     name: str
-    dso: str
+    dso: str  # short name (basename), as perf report prints it
     kernel: bool
+    addr: int = 0  # runtime address
+    symoff: int = -1  # offset of addr in its symbol, -1 when unnamed
+    path: str = ""  # the dso's full path
 
 
-class Symbolizer:
-    """Resolves user addresses of one profile. Caches per file; not
-    thread-safe."""
+def short_dso(path: str) -> str:
+    return os.path.basename(path) if path.startswith("/") else path
 
-    def __init__(self, maps: TMapping[int, list[Mapping]], build_ids: TMapping[str, str | None]) -> None:
-        self._maps = {pid: sorted(ms, key=lambda m: m.start) for pid, ms in maps.items()}
-        self._starts = {pid: [m.start for m in ms] for pid, ms in self._maps.items()}
-        self._build_ids = build_ids
-        self._cache: dict[tuple[int, int], Frame] = {}
 
-    def _mapping(self, pid: int, addr: int) -> Mapping | None:
-        starts = self._starts.get(pid)
-        if not starts:
-            return None
-        i = bisect.bisect_right(starts, addr) - 1
-        m = self._maps[pid][i] if i >= 0 else None
-        return m if m is not None and addr < m.end else None
+class DsoSymbols:
+    """The symbols of one recorded file, if it (or its debug file) is still
+    there with the recorded build id. Immutable after construction."""
 
-    def user(self, pid: int, addr: int) -> Frame:
-        key = (pid, addr)
-        if key not in self._cache:
-            self._cache[key] = self._resolve(pid, addr)
-        return self._cache[key]
+    def __init__(self, path: str, build_id: str | None) -> None:
+        self.path, self.build_id = path, build_id
+        self.syms: ElfSymbols | None = None
+        if path.startswith("/") and build_id:
+            self.syms = load_by_build_id(path, build_id)
+            if self.syms is None and (dbg := debug_file(build_id)) is not None:
+                self.syms = load_cached(str(dbg))  # rebuilt or gone: its debug file still fits
+        elif path.startswith("/"):
+            self.syms = load_cached(path)  # nothing recorded to check it against
 
-    def _resolve(self, pid: int, addr: int) -> Frame:
-        m = self._mapping(pid, addr)
-        if m is None:
-            return Frame(UNKNOWN, UNKNOWN, False)
-        dso = os.path.basename(m.path) if m.path.startswith("/") else m.path
-        if not m.path.startswith("/"):
-            return Frame(UNKNOWN, dso, False)
-        syms = load_cached(m.path)
-        recorded = self._build_ids.get(m.path)
-        if syms is None or (recorded and syms.build_id and recorded != syms.build_id):
-            return Frame(UNKNOWN, dso, False)  # gone, or rebuilt since the recording
-        vaddr = syms.vaddr(m.file_offset(addr))
-        name = syms.lookup(vaddr) if vaddr is not None else None
-        return Frame(name or UNKNOWN, dso, False)
+    def vaddr(self, offset: int) -> int | None:
+        return self.syms.vaddr(offset) if self.syms is not None else None
+
+    def symbol(self, offset: int, ret: bool) -> tuple[str, int]:
+        """(name, offset in the symbol) of the instruction at file `offset`;
+        return addresses are looked up one byte back (the call itself)."""
+        vaddr = self.vaddr(offset)
+        if vaddr is None or self.syms is None:
+            return f"0x{offset:x}", -1
+        found = self.syms.lookup_start(vaddr - 1 if ret else vaddr)
+        if found is None:
+            return f"0x{vaddr:x}", -1
+        name, start = found
+        return name, vaddr - start

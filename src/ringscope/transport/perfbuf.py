@@ -33,22 +33,19 @@ the producer an irq_work per event.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 import select
 import struct
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from .._libbpf import Map
 from .._perf import syscall as perf_sys
-from .._perf.attr import PerfEventAttr, constants, vmlinux_btf
-from ..btf import Btf
+from .._perf.attr import PerfEventAttr, constants
 from ..errors import BadInput, RingscopeError, error_from_errno
 from .base import RING_HDR_SIZE, Run
-from .ordering import TSO, fence
+from .perfmmap import PAGE, REC_HDR, MmapPage, PerfMmap, per_cpu_pages, ring_bytes
 from .reorder import DEFAULT_REORDER_NS, PerfStats, ReorderBuffer
 from .topology import online_cpus
 
@@ -56,40 +53,10 @@ __all__ = ["PERF_RECORD_LOST", "PERF_RECORD_SAMPLE", "PerfReader", "parse_record
 
 PERF_RECORD_LOST = 2
 PERF_RECORD_SAMPLE = 9
-_PAGE = mmap.PAGESIZE
-_REC_HDR = 8  # struct perf_event_header: u32 type, u16 misc, u16 size
+_REC_HDR = REC_HDR
 _RAW_OFF = _REC_HDR + 4  # then u32 raw size, then the raw bytes
 _OUT_HDR = RING_HDR_SIZE  # where the decoder expects a record: after a ring header
 MAP_TYPE_PERF_EVENT_ARRAY = 4
-
-
-def per_cpu_pages(total_bytes: int, ncpus: int) -> int:
-    """Data pages per CPU ring so that all rings together take at most
-    `total_bytes`: a power of two (the kernel's rule), at least one."""
-    pages = max(1, total_bytes // ncpus // _PAGE)
-    return 1 << (pages.bit_length() - 1)
-
-
-@dataclass(frozen=True)
-class _MmapPage:
-    """Offsets in struct perf_event_mmap_page, from the kernel's BTF."""
-
-    data_head: int
-    data_tail: int
-
-    @classmethod
-    def from_btf(cls, btf: Btf) -> _MmapPage:
-        page = btf.struct_layout("perf_event_mmap_page")
-        return cls(page.field("data_head").offset, page.field("data_tail").offset)
-
-
-def _ring_bytes(data: np.ndarray, pos: int, n: int) -> np.ndarray:
-    """n bytes at ring position pos, copied across the wrap if needed."""
-    size = len(data)
-    off = pos % size
-    if off + n <= size:
-        return data[off : off + n]
-    return np.concatenate([data[off:], data[: n - (size - off)]])
 
 
 def _slots(raw: np.ndarray, n: int, rlen: int) -> np.ndarray:
@@ -127,9 +94,9 @@ def parse_records(data: np.ndarray, tail: int, head: int, blocks: list[np.ndarra
             pos += m * rlen
             continue
         if typ == PERF_RECORD_SAMPLE:  # wraps the end of the ring
-            blocks.append(_slots(_ring_bytes(data, pos, rlen), 1, rlen))
+            blocks.append(_slots(ring_bytes(data, pos, rlen), 1, rlen))
         elif typ == PERF_RECORD_LOST:  # header, u64 id, u64 lost
-            lost += int(_ring_bytes(data, pos + 16, 8).view(np.uint64)[0])
+            lost += int(ring_bytes(data, pos + 16, 8).view(np.uint64)[0])
         pos += rlen
     return pos, lost
 
@@ -137,7 +104,7 @@ def parse_records(data: np.ndarray, tail: int, head: int, blocks: list[np.ndarra
 class _CpuRing:
     """One CPU's perf event and its mmap. Owns both."""
 
-    def __init__(self, cpu: int, pages: int, wakeup_bytes: int, offsets: _MmapPage) -> None:
+    def __init__(self, cpu: int, pages: int, wakeup_bytes: int, offsets: MmapPage) -> None:
         c = constants()
         attr = PerfEventAttr(
             type=c["PERF_TYPE_SOFTWARE"],
@@ -153,39 +120,31 @@ class _CpuRing:
         except OSError as e:
             raise error_from_errno(f"perf_event_open(BPF_OUTPUT, cpu {cpu})", e.errno or 22) from None
         try:
-            prot = mmap.PROT_READ | mmap.PROT_WRITE
-            self._mm = mmap.mmap(self.fd, (1 + pages) * _PAGE, mmap.MAP_SHARED, prot)
-        except OSError as e:
+            self._ring = PerfMmap(self.fd, pages, offsets, f"perf buffer of cpu {cpu}")
+        except BaseException:
             os.close(self.fd)
-            raise error_from_errno(f"mmap perf buffer of cpu {cpu}", e.errno or 22) from None
-        self.size = pages * _PAGE
-        self._head = np.frombuffer(self._mm, np.uint64, 1, offsets.data_head)
-        self._tail = np.frombuffer(self._mm, np.uint64, 1, offsets.data_tail)
-        self._data = np.frombuffer(self._mm, np.uint8, self.size, _PAGE)
+            raise
+        self.size = self._ring.size
 
     def pending(self) -> int:
-        return int(self._head[0]) - int(self._tail[0])
+        return self._ring.pending()
 
     def read(self, blocks: list[np.ndarray]) -> int:
         """Append this ring's samples to `blocks`; return PERF_RECORD_LOST's count."""
-        tail = int(self._tail[0])
-        # data_head is loaded before the records (ordering.py: acquire), and
-        # data_tail stored only after the copies (release): the kernel's
-        # perf_output_put_handle and perf_output_space follow the same rule.
-        head = int(self._head[0])
-        if not TSO:
-            fence()
-        pos, lost = parse_records(self._data, tail, head, blocks)
-        if not TSO:
-            fence()
-        self._tail[0] = pos
+        lost = 0
+
+        def take(data: np.ndarray, tail: int, head: int) -> int:
+            nonlocal lost
+            pos, lost = parse_records(data, tail, head, blocks)
+            return pos
+
+        self._ring.consume(take)
         return lost
 
     def close(self) -> None:
         if self.fd < 0:
             return
-        del self._head, self._tail, self._data
-        self._mm.close()
+        self._ring.close()
         os.close(self.fd)
         self.fd = -1
 
@@ -214,17 +173,17 @@ class PerfReader:
             raise BadInput(f"map {perf_map.name} is not a perf event array (type {perf_map.map_type})")
         self.cpus = online_cpus() if cpus is None else cpus
         pages = per_cpu_pages(size, len(self.cpus))
-        self.size = pages * _PAGE * len(self.cpus)
+        self.size = pages * PAGE * len(self.cpus)
         self.reorder_ns = reorder_ns
         self.merge = ReorderBuffer(max_held)
         self._map = perf_map
         self._rings: list[_CpuRing] = []
         self._epoll = select.epoll()
-        wake = wakeup_bytes if wakeup_bytes is not None else pages * _PAGE // 4
+        wake = wakeup_bytes if wakeup_bytes is not None else pages * PAGE // 4
         try:
-            offsets = _MmapPage.from_btf(vmlinux_btf())
+            offsets = MmapPage.current()
             for cpu in self.cpus:
-                ring = _CpuRing(cpu, pages, max(1, min(wake, pages * _PAGE // 2)), offsets)
+                ring = _CpuRing(cpu, pages, max(1, min(wake, pages * PAGE // 2)), offsets)
                 self._rings.append(ring)
                 self._epoll.register(ring.fd, select.EPOLLIN)
                 perf_map.update(cpu.to_bytes(4, "little"), ring.fd.to_bytes(4, "little"))

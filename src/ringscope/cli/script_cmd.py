@@ -1,0 +1,24 @@
+"""`ringscope script`: every sample of a profile as text, like `perf script`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..perf.profile import Profile
+from ..perf.script import script_lines
+from .output import write_output
+from .record_cmd import DEFAULT_FILE
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("script", help="every sample as text, in perf script's format")
+    p.add_argument("-i", "--input", default=DEFAULT_FILE, metavar="FILE", help=f"default {DEFAULT_FILE}")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    write_output("".join(script_lines(Profile.load(args.input))), args.output)
+    return 0
