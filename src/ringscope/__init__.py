@@ -8,6 +8,13 @@ accounting, plus perf-style counting and profiling.
             print(event["type"], event["comm"])
 """
 
+import os as _os
+
+# numpy's OpenBLAS starts a worker thread per CPU at import; ringscope does
+# no linear algebra, and a thread that exists before serve drops its
+# capabilities would keep them (capabilities are per thread).
+_os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from .errors import (
     AttachError,
     BadInput,

@@ -21,6 +21,7 @@ __all__ = [
     "CAP_PERFMON",
     "CAP_SYSLOG",
     "CAP_SYS_ADMIN",
+    "CAP_SYS_PTRACE",
     "TRACING",
     "drop",
     "effective",
@@ -31,6 +32,7 @@ __all__ = [
 
 CAP_NET_BIND_SERVICE = 10
 CAP_SETPCAP = 8
+CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
 CAP_SYSLOG = 34
 CAP_PERFMON = 38
@@ -42,6 +44,9 @@ _NAMES = {
     CAP_SYSLOG: "CAP_SYSLOG",
     CAP_PERFMON: "CAP_PERFMON",
     CAP_BPF: "CAP_BPF",
+    CAP_NET_BIND_SERVICE: "CAP_NET_BIND_SERVICE",
+    CAP_SETPCAP: "CAP_SETPCAP",
+    CAP_SYS_PTRACE: "CAP_SYS_PTRACE",
 }
 # Before CAP_BPF and CAP_PERFMON existed, CAP_SYS_ADMIN granted what they do; it still does.
 _IMPLIED_BY_ADMIN = frozenset({CAP_BPF, CAP_PERFMON, CAP_SYSLOG})

@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ringscope.hub import Hub
 from ringscope.server import ServerState
 from ringscope.session import Session
 from tests.conftest import need
+from tests.kernel.perf_workloads import HOT_C, build
 from tests.server.conftest import make_runner, open_session, touch_paths
 
 CHROMIUM = "/usr/bin/chromium"
@@ -227,12 +229,28 @@ async def test_flame_graph_panel_shows_a_profile_and_finds_a_function(
     assert console.errors == []
 
 
-async def test_profile_button_says_when_the_server_has_no_profile_api(browser: Browser, url: str) -> None:
-    page = await browser.new_page()
-    await page.goto(url + "/")
-    await page.fill("#p-duration", "0.1")
-    await page.click("#p-run")
-    await expect(page.locator("#profile-status")).to_contain_text("no profile API")
+async def test_profile_button_records_a_process_and_shows_its_flame_graph(
+    browser: Browser, url: str, tmp_path: Path
+) -> None:
+    hot = subprocess.Popen([str(build(HOT_C, tmp_path / "hot")), "30"])
+    try:
+        page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+        console = Console(page)
+        await page.goto(url + "/")
+        await page.check("input[name=p-target][value=pid]")
+        await page.fill("#p-pid", str(hot.pid))
+        await page.fill("#p-duration", "1")
+        await page.click("#p-run")
+        frame = page.frame_locator("#flamegraph iframe")
+        await expect(frame.locator("body")).to_contain_text(f"pid {hot.pid}, 1 s, fp", timeout=20000)
+        await frame.locator("body").click()
+        await page.keyboard.press("Control+f")
+        await frame.locator("input").fill("hot_spin")
+        await expect(frame.locator("body")).to_contain_text(re.compile(r"[?\d]+/\d+\b"))
+        assert console.errors == []
+    finally:
+        hot.kill()
+        hot.wait()
 
 
 async def test_histogram_panel(browser: Browser, url: str) -> None:
@@ -262,7 +280,7 @@ async def test_dashboard_plays_a_capture_with_its_losses(browser: Browser) -> No
             page.on("pageerror", lambda e: errors.append(str(e)))
             await page.goto(base + "/")
             await expect(page.locator("#conn")).to_have_text("live")
-            await expect(page.locator("#lost-kernel")).to_have_text(str(kernel_lost), timeout=10000)
+            await expect(page.locator("#lost-kernel")).to_have_text(f"{kernel_lost:,}", timeout=10000)
             await expect(
                 page.locator("#events tbody td.details", has_text="/nonexistent/").first
             ).to_be_visible()

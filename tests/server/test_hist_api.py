@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from ringscope.server import hist_route
+from ringscope.server import hist_route, kernel_work
 from tests.server.conftest import Server
 
 ME = os.getpid()
@@ -68,7 +68,7 @@ async def test_a_cancelled_request_holds_the_lock_until_its_collection_ends(
 
     monkeypatch.setattr(hist_route, "collect_query", slow)
     app = web.Application()
-    lock = app[hist_route.HIST_LOCK] = asyncio.Lock()
+    lock = app[kernel_work.KERNEL_LOCK] = asyncio.Lock()
     task = asyncio.create_task(hist_route.api_hist(make_mocked_request("GET", "/api/hist?event=x", app=app)))
     assert await asyncio.to_thread(started.wait, 5)
     task.cancel()

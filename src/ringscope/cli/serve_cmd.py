@@ -11,6 +11,7 @@ import ssl
 import sys
 from typing import TYPE_CHECKING
 
+from .. import caps
 from ..capture import CaptureWriter
 from ..errors import BadInput, RingscopeError
 from ..hub import DEFAULT_CLIENT_QUEUE, DEFAULT_REPLAY, Hub
@@ -22,6 +23,7 @@ from .values import count, integer, number
 
 if TYPE_CHECKING:
     from ..server import ServerState
+    from ..server.aggregates import Aggregate
 
 # aiohttp and the server package are imported by run(), not here: every
 # other command builds this parser too and should not pay for them.
@@ -55,6 +57,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--replay", type=integer("replay size"), default=DEFAULT_REPLAY,
                    help=f"events kept for SSE Last-Event-ID resume, 0 for none (default {DEFAULT_REPLAY})")  # fmt: skip
+    p.add_argument("--drop-caps", action="store_true",
+                   help="give up every capability once the programs are attached and the port is bound "
+                        "(then /api/hist, /api/profile and adding aggregates answer 503)")  # fmt: skip
     p.add_argument("--aggregate", action="append", default=[], metavar="SPEC",
                    help="keep an in-kernel aggregate, exported in /metrics: EVENT?by=comm&latency=1 (repeatable)")  # fmt: skip
     p.add_argument("--config", help="TOML file with [[aggregate]] entries")
@@ -116,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.capture is not None:
             writer = CaptureWriter.open(args.capture)
+        # Hold only what serving needs from here on: files to read or write
+        # as another user were opened above.
+        caps.drop(_needed_caps(args, session, prepared))
         with session, aggregates:
             aggregates.add_all(prepared)
             if writer is not None:
@@ -124,12 +132,32 @@ def run(args: argparse.Namespace) -> int:
             hub = Hub.for_session(session, replay=args.replay)
             state = ServerState(hub=hub, session=session, token=token, client_queue=args.client_queue,
                                 max_clients=args.max_clients, aggregates=aggregates)  # fmt: skip
+            state.drop_caps = args.drop_caps
             replaying = session if args.input is not None else None
             return asyncio.run(_serve(state, args.host, args.port, tls, replaying))
     finally:
         session.close()
         if writer is not None:
             writer.close()
+
+
+def _needed_caps(args: argparse.Namespace, session: Session, prepared: list[Aggregate]) -> frozenset[int]:
+    """The capabilities serve keeps at start: none to replay a capture; to
+    trace, CAP_BPF and CAP_PERFMON (and CAP_SYS_ADMIN if an event or
+    aggregate is a uprobe), CAP_SYSLOG for kernel symbols and CAP_SYS_PTRACE
+    for other users' memory maps in /api/profile; CAP_NET_BIND_SERVICE for a
+    port below 1024. Only those held are kept; the rest are gone for good."""
+    keep: set[int] = set()
+    if 0 < args.port < 1024:
+        keep.add(caps.CAP_NET_BIND_SERVICE)
+    if args.input is None:
+        keep |= {*caps.TRACING, caps.CAP_SYSLOG, caps.CAP_SYS_PTRACE}
+        for spec in session.specs:
+            keep |= set(spec.capabilities)
+        for agg in prepared:
+            if agg.hist.spec is not None:
+                keep |= set(agg.hist.spec.capabilities)
+    return frozenset(keep)
 
 
 def _aggregates(args: argparse.Namespace) -> list[HistQuery]:
@@ -197,6 +225,9 @@ async def _serve(
         print(
             f"ringscope: serving on {scheme}://{shown}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True
         )
+        if state.drop_caps:  # attached and bound: nothing left that needs a capability
+            caps.drop()
+            state.dropped_caps = True
         if replaying is not None:
             ender = asyncio.create_task(_end_of_capture(state, replaying))
         await stop.wait()

@@ -192,9 +192,9 @@ def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop
             out.write(b"".join(parts))
         if done:
             break
+    print(_summary(session, shown), file=sys.stderr)
     if session.truncated:
         print(f"ringscope: {session.truncated}: replayed up to there", file=sys.stderr)
-    print(_summary(session, shown), file=sys.stderr)
     return 0
 
 

@@ -15,9 +15,10 @@ import os
 import platform
 import time
 
+from .. import caps
 from .._perf import syscall
 from .._perf.attr import PerfEventAttr, constants
-from ..errors import BadInput, NotSupported, PermissionDenied, error_from_errno
+from ..errors import BadInput, NotSupported, error_from_errno, require_caps
 from ..transport.perfmmap import PAGE
 from ..transport.perfrecords import Record, SampleFormat
 from ..transport.perfring import SampleRings
@@ -89,8 +90,7 @@ class RingSampler:
         period: int | None = None,
         callgraph: CallGraph = FP,
     ) -> None:
-        if os.geteuid() != 0:
-            raise PermissionDenied("record needs root (system-wide and other processes' perf events)")
+        require_caps("record", caps.CAP_PERFMON)
         self.target, self.callgraph = target, callgraph
         self.event: EventDesc = parse_event(one_event(event or default_event()))
         if self.event.kind == "tool":

@@ -13,10 +13,11 @@ import struct
 import time
 from typing import Any
 
+from .. import caps
 from .._libbpf import BpfObject, Link
 from .._perf import syscall
 from .._perf.attr import PerfEventAttr
-from ..errors import BadInput, NotSupported, PermissionDenied, error_from_errno
+from ..errors import BadInput, NotSupported, error_from_errno, require_caps
 from ..events.layout import struct_dtype
 from ..objects import object_path
 from ..symbols import Kallsyms, build_id, read_maps
@@ -46,8 +47,7 @@ class Profiler:
         period: int | None = None,
         callchain: bool = True,
     ) -> None:
-        if os.geteuid() != 0:
-            raise PermissionDenied("record needs root (BPF programs and system-wide perf events)")
+        require_caps("record --aggregate", *caps.TRACING)
         self.target = target
         self.event: EventDesc = parse_event(one_event(event or default_event()))
         if self.event.kind in ("tracepoint", "tool"):

@@ -21,6 +21,7 @@ from ..errors import BadInput, NotSupported, RingscopeError
 from ..sources.hist_query import parse_spec, parse_table
 from ..sources.hist_snapshot import OTHER
 from .aggregates import Aggregate, AggregateSet
+from .kernel_work import in_thread, refused
 from .params import single_valued
 
 __all__ = ["AGGREGATES", "add_aggregate_routes", "aggregate_doc"]
@@ -78,24 +79,16 @@ async def _query_from_body(request: web.Request) -> Any:
     return parse_table(body)
 
 
-async def _finish(work: asyncio.Future[None]) -> None:
-    """Await a worker thread; if we are cancelled (the client left), wait
-    for it anyway before the cancellation goes on, so the lock stays held
-    while it loads and attaches."""
-    try:
-        await asyncio.shield(work)
-    except asyncio.CancelledError:
-        await asyncio.wait({work})
-        raise
-
-
 async def add_aggregate(request: web.Request) -> web.Response:
+    no = refused(request)
+    if no is not None:
+        return no
     aggregates = request.app[AGGREGATES]
     try:
         query = await _query_from_body(request)
         async with aggregates.lock:
             agg = aggregates.prepare(query)
-            await _finish(asyncio.ensure_future(asyncio.to_thread(aggregates.add, agg)))
+            await in_thread(lambda: aggregates.add(agg))
             doc = await asyncio.to_thread(aggregate_doc, agg)
     except RingscopeError as e:
         return _error(e)

@@ -22,10 +22,12 @@ from .. import features
 from .aggregate_metrics import exposition as aggregate_exposition
 from .aggregate_route import add_aggregate_routes
 from .errors import Runner, json_error, json_errors, utf8_query_middleware
-from .hist_route import HIST_LOCK, api_hist
+from .hist_route import api_hist
 from .http_streams import events_ndjson, events_sse
+from .kernel_work import KERNEL_LOCK
 from .metrics import CONTENT_TYPE, Metrics
 from .params import single_valued
+from .profile_route import api_profile
 from .rates import Rates
 from .security import auth_middleware, host_middleware, origin_middleware
 from .state import STATE, ServerState
@@ -172,7 +174,8 @@ def make_app(state: ServerState) -> web.Application:
     app.router.add_get("/api/status", status)
     app.router.add_get("/api/rates", rates)
     app.router.add_get("/api/hist", api_hist)
-    app[HIST_LOCK] = asyncio.Lock()
+    app.router.add_get("/api/profile", api_profile)
+    app[KERNEL_LOCK] = asyncio.Lock()
     add_aggregate_routes(app, state.aggregates)
     app.router.add_get("/events", events_sse)
     app.router.add_get("/events.ndjson", events_ndjson)

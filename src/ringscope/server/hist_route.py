@@ -1,27 +1,26 @@
 """GET /api/hist?event=E[&by=F][&latency=1][&value=V][&pid=P][&duration=S]:
 an in-kernel histogram collected for `duration` seconds.
 
-The collection attaches its own BPF programs and blocks, so it runs in a
-worker thread, one at a time: a dashboard that clicks twice must not
-double the kernel work."""
+The collection attaches its own BPF programs and blocks: kernel_work.py
+runs it in a worker thread, one at a time (a dashboard that clicks twice
+must not double the kernel work)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from ..errors import BadInput, NotSupported, RingscopeError
+from ..errors import RingscopeError
 from ..numbers import parse_float
 from ..sources.hist import collect
 from ..sources.hist_query import parse_query
+from .kernel_work import KERNEL_LOCK, answer_error, in_thread, refused
 from .params import single_valued
 
-__all__ = ["HIST_LOCK", "api_hist", "collect_query"]
+__all__ = ["api_hist", "collect_query"]
 
-HIST_LOCK = web.AppKey("hist_lock", asyncio.Lock)
 _OWN = frozenset({"duration"})
 
 
@@ -33,30 +32,15 @@ def collect_query(query: Mapping[str, str]) -> dict[str, Any]:
     return collect(q, parse_float(query.get("duration", "1"), "duration"))
 
 
-async def _collect(query: Mapping[str, str]) -> dict[str, Any]:
-    """collect_query() in a worker thread. A thread cannot be cancelled:
-    if we are (shutdown, a client gone), wait until it ends before letting
-    the cancellation through, so the lock stays held while its programs are
-    attached and the next request cannot start a second collection."""
-    work = asyncio.ensure_future(asyncio.to_thread(collect_query, query))
-    try:
-        return await asyncio.shield(work)
-    except asyncio.CancelledError:
-        await asyncio.wait({work})
-        if not work.cancelled():
-            work.exception()  # retrieved: nobody is left to answer
-        raise
-
-
 async def api_hist(request: web.Request) -> web.Response:
-    async with request.app[HIST_LOCK]:
+    no = refused(request)
+    if no is not None:
+        return no
+    async with request.app[KERNEL_LOCK]:
         try:
             single_valued(request.query)
-            doc = await _collect(request.query)
-        except BadInput as e:
-            return web.json_response({"error": str(e)}, status=400)
-        except NotSupported as e:
-            return web.json_response({"error": str(e)}, status=501)
+            query = dict(request.query)
+            doc = await in_thread(lambda: collect_query(query))
         except RingscopeError as e:
-            return web.json_response({"error": str(e)}, status=500)
+            return answer_error(e)
     return web.json_response(doc)

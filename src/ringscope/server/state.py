@@ -30,6 +30,8 @@ class ServerState:
     shutdown_grace: float = 2.0  # time streams get to finish at shutdown before they are cut
     streams: dict[int, web.Request] = field(default_factory=dict)  # requests streaming now, by id()
     aggregates: AggregateSet = field(default_factory=AggregateSet)  # serve --aggregate, /api/aggregates
+    drop_caps: bool = False  # serve --drop-caps: give every capability up once attached and bound
+    dropped_caps: bool = False  # ... which it did
 
 
 STATE = web.AppKey("ringscope", ServerState)

@@ -29,6 +29,9 @@ async def events_ws(request: web.Request) -> web.StreamResponse:
     except BadParam as e:
         return bad_request(e)
     ws = web.WebSocketResponse(heartbeat=state.keepalive, max_msg_size=1 << 16)
+    if not ws.can_prepare(request).ok:  # a plain GET: a JSON 400 naming what is missing
+        state.hub.unsubscribe(sub)
+        return bad_request(BadParam("Upgrade", "not a WebSocket upgrade request"))
     try:
         await ws.prepare(request)
     except BaseException:
