@@ -165,7 +165,7 @@ def test_non_root(tmp_path: Path) -> None:
          "-o", str(tmp_path / "x"), "--", "true"],
         capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": "/tmp"},
     )  # fmt: skip
-    assert res.returncode == 1 and "needs root" in res.stderr and res.stderr.count("\n") == 1
+    assert res.returncode == 1 and "needs CAP_PERFMON" in res.stderr and res.stderr.count("\n") == 1
 
 
 def test_period_and_sort_keys(bins: dict[str, Path], tmp_path: Path) -> None:
