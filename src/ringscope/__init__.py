@@ -15,18 +15,21 @@ import os as _os
 # capabilities would keep them (capabilities are per thread).
 _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from .errors import (
-    AttachError,
-    BadInput,
-    LoadError,
-    NotSupported,
-    PermissionDenied,
-    RingscopeError,
-    VerifierError,
-)
-from .events.records import Chunk, Lost
-from .filters import Filter
-from .session import Session
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        AttachError,
+        BadInput,
+        LoadError,
+        NotSupported,
+        PermissionDenied,
+        RingscopeError,
+        VerifierError,
+    )
+    from .events.records import Chunk, Lost
+    from .filters import Filter
+    from .session import Session
 
 __all__ = [
     "AttachError",
@@ -42,3 +45,29 @@ __all__ = [
     "VerifierError",
 ]
 __version__ = "0.1.0"
+
+# The public names are imported on first use (PEP 562): a command such as
+# `ringscope report` needs none of the tracing pipeline, and importing it
+# (numpy, the transports, the capture format) is a third of its start-up.
+_ERRORS = (
+    "AttachError",
+    "BadInput",
+    "LoadError",
+    "NotSupported",
+    "PermissionDenied",
+    "RingscopeError",
+    "VerifierError",
+)
+_WHERE = {**dict.fromkeys(_ERRORS, "errors"), "Chunk": "events.records", "Lost": "events.records",
+          "Filter": "filters", "Session": "session"}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'ringscope' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value

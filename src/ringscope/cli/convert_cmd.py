@@ -8,10 +8,11 @@ from pathlib import Path
 
 from ..errors import NotSupported, RingscopeError
 from ..session import Session
+from .commands import COMMANDS
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("convert", help="export a capture file to Parquet (one file per event type)",
+    p = sub.add_parser("convert", help=COMMANDS["convert"],
                        description="Write every event of capture FILE to DIR/<type>.parquet, with typed "
                                    "columns (and the loss records to DIR/lost.parquet), for DuckDB, "
                                    "pandas or Polars.")  # fmt: skip

@@ -15,13 +15,14 @@ from ..errors import BadInput
 from ..sources.hist import Histogram
 from ..sources.hist_query import FORMS, HistQuery, parse_query, spec_params
 from ..sources.hist_snapshot import HistSnapshot
+from .commands import COMMANDS
 from .values import seconds
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "hist",
-        help="in-kernel counts and latency histograms",
+        help=COMMANDS["hist"],
         description=f"Aggregate in BPF maps (no per-event ring traffic). EVENT: {FORMS}.",
     )
     p.add_argument("-e", "--event", required=True,

@@ -16,6 +16,7 @@ from ..catalog import PROBE_KINDS, probe_points, stream_events
 from ..perf.catalog import KINDS
 from ..perf.catalog import catalog as perf_catalog
 from ..tracefs import has_wildcard
+from .commands import COMMANDS
 
 __all__ = ["register", "run"]
 
@@ -28,7 +29,7 @@ KIND_FILTERS = {
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("list", help="list events and whether this machine supports them",
+    p = sub.add_parser("list", help=COMMANDS["list"],
                        description="List events. FILTER: hw, sw, cache, tool, tracepoint, stream, a name "
                                    "glob ('sched:*'), uprobe:BINARY[:GLOB] or usdt:BINARY[:GLOB].")  # fmt: skip
     p.add_argument("filters", nargs="*", metavar="FILTER", help="what to list (default: everything)")

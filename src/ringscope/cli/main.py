@@ -13,9 +13,7 @@ from typing import Any
 from .. import __version__
 from ..errors import RingscopeError, VerifierError
 from ..objects import built_objects, object_dir
-
-# Each module has register(subparsers) and run(args) -> int.
-SUBCOMMANDS = ("list", "trace", "serve", "stat", "record", "report", "script", "top", "hist", "convert")
+from .commands import COMMANDS
 
 EXIT_USAGE = 2
 
@@ -29,15 +27,15 @@ class UsageError(Exception):
     pass
 
 
-def _modules() -> list[ModuleType]:
-    mods = []
-    for name in SUBCOMMANDS:
-        try:
-            mods.append(importlib.import_module(f"{__package__}.{name.replace('-', '_')}_cmd"))
-        except ModuleNotFoundError as e:
-            if e.name != f"{__package__}.{name}_cmd":
-                raise
-    return mods
+def _command_module(name: str) -> ModuleType:
+    return importlib.import_module(f"{__package__}.{name}_cmd")
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand argv names: its first word that is not an option
+    (the global options take no value)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
 
 
 def version_text() -> str:
@@ -63,7 +61,11 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. Given the arguments, only the subcommand they name is
+    imported and registered in full (the others are one help line each):
+    `ringscope report` does not pay for the tracing pipeline's imports.
+    Without them, every subcommand is registered."""
     parser = _Parser(
         prog="ringscope", description="Linux perf/eBPF events over HTTP, with exact loss accounting."
     )
@@ -78,8 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for mod in _modules():
-        mod.register(sub)
+    chosen = None if argv is None else _chosen(argv)
+    for name, text in COMMANDS.items():
+        if argv is None or name == chosen:
+            _command_module(name).register(sub)
+        else:
+            sub.add_parser(name, help=text)
     return parser
 
 
@@ -95,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Returns the exit code (also when called in-process)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(args_list)
+        args = build_parser(args_list).parse_args(args_list)
     except UsageError as e:
         _error(e)
         return EXIT_USAGE

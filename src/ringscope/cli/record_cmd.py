@@ -8,16 +8,15 @@ import sys
 from ..errors import BadInput
 from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.record import record
+from .commands import COMMANDS, DEFAULT_PROFILE
 from .options import target_argv
 from .values import count, seconds
 
-__all__ = ["DEFAULT_FILE", "register", "run"]
-
-DEFAULT_FILE = "ringscope.profile"
+__all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("record", help="sample stacks into a profile (like perf record)")
+    p = sub.add_parser("record", help=COMMANDS["record"])
     rate = p.add_mutually_exclusive_group()
     rate.add_argument(
         "-F", "--freq", type=count("frequency"), metavar="HZ", help="samples per second (default 99)"
@@ -37,7 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("-p", "--pid", type=count("pid"), help="profile an existing process")
     p.add_argument("-a", "--all-cpus", action="store_true", help="profile every CPU")
-    p.add_argument("-o", "--output", default=DEFAULT_FILE, metavar="FILE", help=f"default {DEFAULT_FILE}")
+    p.add_argument(
+        "-o", "--output", default=DEFAULT_PROFILE, metavar="FILE", help=f"default {DEFAULT_PROFILE}"
+    )
     p.add_argument("--duration", type=seconds(), metavar="S", help="stop after S seconds")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS: run and profile a command")
     p.set_defaults(func=run)

@@ -9,8 +9,8 @@ from ..errors import BadInput
 from ..perf import report
 from ..perf.profile import Profile
 from ..perf.report import SORT_KEYS
+from .commands import COMMANDS, DEFAULT_PROFILE
 from .output import write_output
-from .record_cmd import DEFAULT_FILE
 from .values import count
 
 __all__ = ["register", "run"]
@@ -29,8 +29,10 @@ def _percent(text: str) -> float:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="show a profile (like perf report)")
-    p.add_argument("-i", "--input", default=DEFAULT_FILE, metavar="FILE", help=f"default {DEFAULT_FILE}")
+    p = sub.add_parser("report", help=COMMANDS["report"])
+    p.add_argument(
+        "-i", "--input", default=DEFAULT_PROFILE, metavar="FILE", help=f"default {DEFAULT_PROFILE}"
+    )
     p.add_argument("-s", "--sort", default="comm,dso,sym", help=f"comma list of {', '.join(SORT_KEYS)}")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="pprof: gzipped profile.proto for go tool pprof")  # fmt: skip

@@ -6,15 +6,17 @@ import argparse
 
 from ..perf.profile import Profile
 from ..perf.script import script_lines
+from .commands import COMMANDS, DEFAULT_PROFILE
 from .output import write_output
-from .record_cmd import DEFAULT_FILE
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("script", help="every sample as text, in perf script's format")
-    p.add_argument("-i", "--input", default=DEFAULT_FILE, metavar="FILE", help=f"default {DEFAULT_FILE}")
+    p = sub.add_parser("script", help=COMMANDS["script"])
+    p.add_argument(
+        "-i", "--input", default=DEFAULT_PROFILE, metavar="FILE", help=f"default {DEFAULT_PROFILE}"
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func=run)
 

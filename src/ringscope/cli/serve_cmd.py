@@ -17,6 +17,7 @@ from ..errors import BadInput, RingscopeError
 from ..hub import DEFAULT_CLIENT_QUEUE, DEFAULT_REPLAY, Hub
 from ..session import Session
 from ..sources.hist_query import HistQuery, parse_spec
+from .commands import COMMANDS
 from .config import read_config
 from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
 from .values import count, integer, number
@@ -32,7 +33,7 @@ DEFAULT_PORT = 8750
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("serve", help="serve live events over HTTP (SSE, WebSocket, NDJSON) with a dashboard",
+    p = sub.add_parser("serve", help=COMMANDS["serve"],
                        description="Serve kernel events to browsers, curl and scripts. Binds to loopback "
                                    "unless --host is given; a non-loopback bind needs --token.")  # fmt: skip
     add_session_options(p)

@@ -16,6 +16,7 @@ from ..perf import statfmt
 from ..perf.aggregate import aggregate, mean_groups, std_error
 from ..perf.stat import Counts, StatResult, default_events, stat
 from ..transport.topology import parse_cpu_list
+from .commands import COMMANDS
 from .options import target_argv
 
 __all__ = ["register", "run"]
@@ -25,7 +26,7 @@ _AGGR_OPTIONS = {"cpu": "-A", "core": "--per-core", "socket": "--per-socket"}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("stat", help="count events (like perf stat)")
+    p = sub.add_parser("stat", help=COMMANDS["stat"])
     p.add_argument("-e", "--event", action="append", dest="events", metavar="EVENTS",
                    help="comma-separated events; {a,b} is a group, {a,b}:u one with modifiers, "
                         "SYS:NAME* every matching tracepoint (default: perf's set)")  # fmt: skip

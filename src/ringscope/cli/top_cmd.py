@@ -24,13 +24,14 @@ from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.ringsampler import RingSampler
 from ..perf.target import Target
 from ..perf.top import TopSampler, TopSnapshot
+from .commands import COMMANDS
 from .values import count
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("top", help="live view of the hottest symbols (like perf top)")
+    p = sub.add_parser("top", help=COMMANDS["top"])
     p.add_argument(
         "-F",
         "--freq",

@@ -21,12 +21,13 @@ from ..errors import BadInput, RingscopeError, require_caps
 from ..events.records import Chunk
 from ..session import Session
 from ..transport import MAX_RING_SIZE
+from .commands import COMMANDS
 from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
 from .values import count, seconds
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("trace", help="stream kernel events to stdout",
+    p = sub.add_parser("trace", help=COMMANDS["trace"],
                        description="Stream kernel events. `-- CMD ARGS` traces CMD and its children.")  # fmt: skip
     add_session_options(p)
     p.add_argument("-n", "--count", type=count("count"), help="stop after COUNT events")
