@@ -155,3 +155,31 @@ def test_svg_caps_a_garbage_tower() -> None:
     assert int(root.get("height") or 0) <= (MAX_DEPTH + 5) * 16
     titles = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}title")]
     assert any(t.startswith("[236 more frames]") for t in titles)
+
+
+def test_symbol_table_cache_round_trip_and_torn_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ringscope.symbols.elf import ElfSymbols, build_id, load_by_build_id
+
+    libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    if not Path(libc).exists():
+        pytest.skip("no glibc at the Debian path")
+    table = ElfSymbols.load(libc)
+    assert table is not None and table.build_id
+    data = table.to_bytes()
+    again = ElfSymbols.from_bytes(libc, table.build_id, data)
+    assert again is not None
+    for addr in (0x29D90, 0x80E50, 0x110000):
+        assert again.lookup_start(addr) == table.lookup_start(addr)
+    for torn in (b"", data[:20], data[:-1], data + b"\0"):
+        assert ElfSymbols.from_bytes(libc, table.build_id, torn) is None
+    # a torn cache entry is rebuilt, not believed
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    bid = build_id(libc)
+    assert bid is not None
+    assert load_by_build_id.__wrapped__(libc, bid) is not None
+    (entry,) = tmp_path.rglob("*.bin")
+    entry.write_bytes(entry.read_bytes()[:100])
+    rebuilt = load_by_build_id.__wrapped__(libc, bid)
+    assert rebuilt is not None and rebuilt.lookup_start(0x29D90) == table.lookup_start(0x29D90)

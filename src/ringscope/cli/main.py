@@ -12,7 +12,6 @@ from typing import Any
 
 from .. import __version__
 from ..errors import RingscopeError, VerifierError
-from ..objects import built_objects, object_dir
 from .commands import COMMANDS
 
 EXIT_USAGE = 2
@@ -40,6 +39,8 @@ def _chosen(argv: Sequence[str]) -> str | None:
 
 def version_text() -> str:
     """The version, and per BPF object what it was built with."""
+    from ..objects import built_objects, object_dir  # BTF and ELF parsing: only when asked
+
     arch, objects = built_objects()
     lines = [f"ringscope {__version__}"]
     if not objects:

@@ -44,7 +44,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-n", "--limit", type=count("limit"), metavar="N", help="text: only the N hottest entries")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     # perf users type it out of habit; there is no TUI to opt out of.
-    p.add_argument("--stdio", action="store_true", help="accepted for perf compatibility: output is always text")
+    p.add_argument(
+        "--stdio", action="store_true", help="accepted for perf compatibility: output is always text"
+    )
     p.set_defaults(func=run)
 
 

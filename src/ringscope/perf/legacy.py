@@ -8,18 +8,39 @@ from __future__ import annotations
 
 import base64
 import bisect
+import sys
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..symbols.maps import Mapping
 
-__all__ = ["COLUMNS", "AggSample", "from_aggregated", "v1_to_v2"]
+__all__ = ["COLUMNS", "AggSample", "decode_column", "encode_column", "from_aggregated", "v1_to_v2"]
 
-# The per-sample columns of version 2, in order (profile.py reads them).
-COLUMNS = {"time": "<u8", "cpu": "<u4", "pid": "<u4", "tid": "<u4", "period": "<u8",
-           "stack": "<u4", "comm": "<u4", "count": "<u4"}  # fmt: skip
+# The per-sample columns of version 2, in order (profile.py reads them):
+# unsigned little-endian integers, as array typecodes (Q: 8 bytes, I: 4).
+COLUMNS = {"time": "Q", "cpu": "I", "pid": "I", "tid": "I", "period": "Q",
+           "stack": "I", "comm": "I", "count": "I"}  # fmt: skip
+
+
+# array rather than numpy: `report` reads columns and nothing else that
+# needs numpy, whose import would be a third of its start-up.
+def encode_column(code: str, values: Iterable[int]) -> str:
+    """A column as the file stores it: base64 of its little-endian bytes."""
+    col = array(code, values)
+    if sys.byteorder == "big":
+        col.byteswap()
+    return base64.b64encode(col.tobytes()).decode()
+
+
+def decode_column(code: str, text: str) -> array[int]:
+    """encode_column's inverse (ValueError on bytes that are not one)."""
+    col = array(code)
+    col.frombytes(base64.b64decode(text))
+    if sys.byteorder == "big":
+        col.byteswap()
+    return col
 
 
 @dataclass
@@ -61,11 +82,7 @@ class _Doc:
         return self.frames.setdefault((addr, d, offset, int(ret)), len(self.frames))
 
     def doc(self, meta: dict[str, Any], stats: dict[str, int]) -> dict[str, Any]:
-        arr = np.array(self.rows, dtype=np.uint64).reshape(len(self.rows), len(COLUMNS))
-        cols = {
-            k: base64.b64encode(arr[:, i].astype(t).tobytes()).decode()
-            for i, (k, t) in enumerate(COLUMNS.items())
-        }
+        cols = {k: encode_column(t, (r[i] for r in self.rows)) for i, (k, t) in enumerate(COLUMNS.items())}
         return {
             "format": "ringscope-profile", "version": 2, "meta": {**meta, "per_sample": False},
             "stats": stats, "dsos": [list(d) for d in self.dsos], "frames": [list(f) for f in self.frames],

@@ -14,19 +14,18 @@ before anything is loaded, and decompression stops at MAX_BYTES.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 import os
 import zlib
+from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import BadInput
-from .legacy import COLUMNS, v1_to_v2
+from .legacy import COLUMNS, decode_column, encode_column, v1_to_v2
 
 __all__ = ["FORMAT", "MAX_BYTES", "VERSION", "Dso", "FrameRef", "Profile", "SampleTable"]
 
@@ -58,26 +57,30 @@ class FrameRef:
 
 
 class SampleTable:
-    """The per-sample columns (numpy arrays of equal length)."""
+    """The per-sample columns (arrays of equal length, COLUMNS' types); a
+    missing column is zeros."""
 
-    def __init__(self, cols: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(self, cols: Mapping[str, Sequence[int]] | None = None) -> None:
         cols = cols or {}
         n = len(next(iter(cols.values()))) if cols else 0
-        self.cols = {k: np.asarray(cols.get(k, np.zeros(n)), dtype=t) for k, t in COLUMNS.items()}
+        self.cols = {k: _column(t, cols[k]) if k in cols else array(t, [0]) * n for k, t in COLUMNS.items()}
         if any(len(c) != n for c in self.cols.values()):
             raise BadInput("profile: sample columns of different lengths")
 
     def __len__(self) -> int:
         return len(self.cols["time"])
 
-    def __getitem__(self, name: str) -> np.ndarray:
+    def __getitem__(self, name: str) -> array[int]:
         return self.cols[name]
 
     @classmethod
     def from_rows(cls, rows: list[tuple[int, ...]]) -> SampleTable:
         """Rows in COLUMNS order."""
-        arr = np.array(rows, dtype=np.uint64).reshape(len(rows), len(COLUMNS))
-        return cls({k: arr[:, i] for i, k in enumerate(COLUMNS)})
+        return cls({k: array(t, (r[i] for r in rows)) for i, (k, t) in enumerate(COLUMNS.items())})
+
+
+def _column(code: str, values: Sequence[int]) -> array[int]:
+    return values if isinstance(values, array) and values.typecode == code else array(code, values)
 
 
 @dataclass
@@ -93,7 +96,7 @@ class Profile:
 
     @property
     def total(self) -> int:
-        return int(self.samples["count"].sum())
+        return sum(self.samples["count"])
 
     @property
     def per_sample(self) -> bool:
@@ -110,10 +113,7 @@ class Profile:
             "frames": [[f.addr, f.dso, f.offset, int(f.ret)] for f in self.frames],
             "stacks": [list(s) for s in self.stacks],
             "comms": self.comms,
-            "samples": {
-                k: base64.b64encode(v.astype(COLUMNS[k]).tobytes()).decode()
-                for k, v in self.samples.cols.items()
-            },
+            "samples": {k: encode_column(COLUMNS[k], v) for k, v in self.samples.cols.items()},
             "knames": {str(k): v for k, v in self.knames.items()},
         }
 
@@ -160,7 +160,7 @@ class Profile:
 
 
 def _from_v2(doc: dict[str, Any]) -> Profile:
-    cols = {k: np.frombuffer(base64.b64decode(doc["samples"][k]), dtype=t) for k, t in COLUMNS.items()}
+    cols = {k: decode_column(t, doc["samples"][k]) for k, t in COLUMNS.items()}
     prof = Profile(
         meta=dict(doc["meta"]),
         stats={str(k): int(v) for k, v in doc["stats"].items()},
@@ -181,7 +181,7 @@ def _check_refs(p: Profile) -> None:
     nd, nf, ns, nc = len(p.dsos), len(p.frames), len(p.stacks), len(p.comms)
     if any(not -1 <= f.dso < nd for f in p.frames) or any(not 0 <= i < nf for s in p.stacks for i in s):
         raise ValueError("frame or dso index out of range")
-    if len(p.samples) and (int(p.samples["stack"].max()) >= ns or int(p.samples["comm"].max()) >= nc):
+    if len(p.samples) and (max(p.samples["stack"]) >= ns or max(p.samples["comm"]) >= nc):
         raise ValueError("stack or comm index out of range")
 
 

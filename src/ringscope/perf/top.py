@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..symbols import Kallsyms
 from .assemble import Assembler
 from .ringsampler import RingSampler
@@ -66,7 +64,7 @@ class TopSampler:
                 continue
             leaf = syms.frame(ids[0])
             agg[(prof.comms[comm], leaf.dso, leaf.name, leaf.kernel)] += 1
-        interval = int(np.sum(rows["count"]))
+        interval = sum(rows["count"])
         self.total += interval
         out = [
             TopRow(n, 100.0 * n / interval, comm, dso, name, kernel)

@@ -9,11 +9,12 @@ is right for PIE executables, shared libraries and fixed-address binaries.
 from __future__ import annotations
 
 import bisect
+import struct
+from array import array
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
@@ -51,16 +52,19 @@ def build_id(path: str | Path) -> str | None:
         return None
 
 
-# Elf64_Sym, from the ELF specification (fixed by the file format, not by
-# any kernel): parsed in bulk because pyelftools takes ~0.1 ms per symbol,
-# seconds for a large library.
-_SYM64 = np.dtype([("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"),
-                   ("value", "<u8"), ("size", "<u8")])  # fmt: skip
 _FUNC_TYPES = (2, 10)  # STT_FUNC, STT_GNU_IFUNC
 
 
 def _functions64(sec: SymbolTableSection) -> list[tuple[int, int, str]]:
-    syms = np.frombuffer(sec.data(), dtype=_SYM64)
+    # Parsed in bulk because pyelftools takes ~0.1 ms per symbol, seconds for
+    # a large library. numpy is imported here, not at the top: a report whose
+    # tables are all cached never needs it.
+    import numpy as np
+
+    # Elf64_Sym, from the ELF specification (fixed by the file format).
+    sym64 = np.dtype([("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"),
+                      ("value", "<u8"), ("size", "<u8")])  # fmt: skip
+    syms = np.frombuffer(sec.data(), dtype=sym64)
     keep = syms[np.isin(syms["info"] & 0xF, _FUNC_TYPES) & (syms["value"] != 0) & (syms["name"] != 0)]
     strtab = sec.stringtable.data()
     out = []
@@ -132,23 +136,34 @@ class ElfSymbols:
             return None
         return cls(path, bid, segs, syms)
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The table as arrays, for the on-disk cache (cache.py)."""
-        segs = [(g.offset, g.filesz, g.vaddr) for g in self._segments]
-        return {
-            "addrs": np.array(self._addrs, np.uint64), "ends": np.array(self._ends, np.uint64),
-            "names": np.frombuffer("\0".join(self._names).encode(), np.uint8),
-            "segments": np.array(segs, np.uint64).reshape(-1, 3),
-        }  # fmt: skip
+    def to_bytes(self) -> bytes:
+        """The table for the on-disk cache (cache.py): a header of three
+        counts, then segments, starts, ends as native u64 and the names
+        NUL-separated. Native order is right: the cache never leaves the host."""
+        segs = array("Q", [v for g in self._segments for v in (g.offset, g.filesz, g.vaddr)])
+        names = "\0".join(self._names).encode()
+        head = _CACHE_HEAD.pack(len(self._segments), len(self._addrs), len(names))
+        return b"".join((head, segs.tobytes(), array("Q", self._addrs).tobytes(),
+                         array("Q", self._ends).tobytes(), names))  # fmt: skip
 
     @classmethod
-    def from_arrays(cls, path: str, build: str | None, a: dict[str, np.ndarray]) -> ElfSymbols:
+    def from_bytes(cls, path: str, build: str | None, data: bytes) -> ElfSymbols | None:
+        """A table from to_bytes, or None if `data` is not one (a torn or
+        foreign file is rebuilt by the caller)."""
+        if len(data) < _CACHE_HEAD.size:
+            return None
+        nseg, nsym, nnames = _CACHE_HEAD.unpack_from(data)
+        words = 3 * nseg + 2 * nsym
+        if len(data) != _CACHE_HEAD.size + 8 * words + nnames:
+            return None
+        u64 = array("Q", data[_CACHE_HEAD.size : _CACHE_HEAD.size + 8 * words]).tolist()
         self = cls.__new__(cls)
         self.path, self.build_id = path, build
-        self._segments = [_Segment(o, n, v) for o, n, v in a["segments"].tolist()]
-        self._addrs, self._ends = a["addrs"].tolist(), a["ends"].tolist()
-        self._names = a["names"].tobytes().decode(errors="replace").split("\0") if len(a["addrs"]) else []
-        return self
+        self._segments = [_Segment(*u64[i : i + 3]) for i in range(0, 3 * nseg, 3)]
+        self._addrs, self._ends = u64[3 * nseg : 3 * nseg + nsym], u64[3 * nseg + nsym :]
+        names = data[_CACHE_HEAD.size + 8 * words :].decode(errors="replace")
+        self._names = names.split("\0") if nsym else []
+        return self if len(self._names) == nsym else None
 
     def vaddr(self, file_offset: int) -> int | None:
         for s in self._segments:
@@ -170,6 +185,9 @@ class ElfSymbols:
         return self._names[i], self._addrs[i]
 
 
+_CACHE_HEAD = struct.Struct("=QQQ")
+
+
 @lru_cache(maxsize=256)
 def load_cached(path: str) -> ElfSymbols | None:
     return ElfSymbols.load(path)
@@ -180,14 +198,14 @@ def load_by_build_id(path: str, build: str) -> ElfSymbols | None:
     """The symbols of the file with build id `build`, from the disk cache
     when seen before (a large library's symtab takes ~0.2 s to read, most
     of a report), else from `path` if it still has that build id."""
-    from .cache import cache_path, load_arrays, save_arrays
+    from .cache import cache_path, load_bytes, save_bytes
 
-    key = cache_path("syms", build, path)
-    cached = load_arrays(key)
-    if cached is not None:
-        return ElfSymbols.from_arrays(path, build, cached)
+    key = cache_path("syms", build, path, suffix=".bin")
+    cached = load_bytes(key)
+    if cached is not None and (table := ElfSymbols.from_bytes(path, build, cached)) is not None:
+        return table
     syms = load_cached(path)
     if syms is not None and syms.build_id == build:
-        save_arrays(key, **syms.arrays())
+        save_bytes(key, syms.to_bytes())
         return syms
     return None

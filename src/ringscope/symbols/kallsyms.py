@@ -6,13 +6,7 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["Kallsyms"]
-
-_HEX = np.full(256, 255, np.uint8)
-_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
-_TEXT_TYPES = np.frombuffer(b"tTwW", np.uint8)
 
 
 class Kallsyms:
@@ -24,15 +18,22 @@ class Kallsyms:
     "<16 hex digits> <type> <name>[\\t[module]]"."""
 
     def __init__(self, text: str | bytes) -> None:
+        # Imported here: the package is imported by `report`, which reads
+        # names its recording stored and never needs numpy.
+        import numpy as np
+
+        hexval = np.full(256, 255, np.uint8)
+        hexval[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+        text_types = np.frombuffer(b"tTwW", np.uint8)
         self._raw = text.encode() if isinstance(text, str) else text
         buf = np.frombuffer(self._raw, np.uint8)
         ends = np.flatnonzero(buf == 10)
         starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.zeros(0, np.int64)
         ok = (ends - starts) > 19
         starts, ends = starts[ok], ends[ok]
-        ok = np.isin(buf[starts + 17], _TEXT_TYPES) & (buf[starts + 16] == 32)
+        ok = np.isin(buf[starts + 17], text_types) & (buf[starts + 16] == 32)
         starts, ends = starts[ok], ends[ok]
-        digits = _HEX[buf[starts[:, None] + np.arange(16)]].astype(np.uint64)
+        digits = hexval[buf[starts[:, None] + np.arange(16)]].astype(np.uint64)
         ok = (digits != 255).all(axis=1)
         addrs = np.zeros(len(starts), np.uint64)
         for i in range(16):
