@@ -53,26 +53,19 @@ def build_id(path: str | Path) -> str | None:
 
 
 _FUNC_TYPES = (2, 10)  # STT_FUNC, STT_GNU_IFUNC
+_SYM64 = struct.Struct("<IBBHQQ")  # Elf64_Sym, fixed by the ELF specification
 
 
 def _functions64(sec: SymbolTableSection) -> list[tuple[int, int, str]]:
-    # Parsed in bulk because pyelftools takes ~0.1 ms per symbol, seconds for
-    # a large library. numpy is imported here, not at the top: a report whose
-    # tables are all cached never needs it.
-    import numpy as np
-
-    # Elf64_Sym, from the ELF specification (fixed by the file format).
-    sym64 = np.dtype([("name", "<u4"), ("info", "u1"), ("other", "u1"), ("shndx", "<u2"),
-                      ("value", "<u8"), ("size", "<u8")])  # fmt: skip
-    syms = np.frombuffer(sec.data(), dtype=sym64)
-    keep = syms[np.isin(syms["info"] & 0xF, _FUNC_TYPES) & (syms["value"] != 0) & (syms["name"] != 0)]
-    strtab = sec.stringtable.data()
+    # Elf64_Sym unpacked in bulk: pyelftools takes ~0.1 ms per symbol,
+    # seconds for a large library; this ~0.6 us (35k symbols of libLLVM in
+    # 26 ms, less than importing numpy would take).
+    strtab, data = sec.stringtable.data(), sec.data()
+    data = data[: len(data) - len(data) % _SYM64.size]  # a truncated file's last partial entry
     out = []
-    for off, value, size in zip(
-        keep["name"].tolist(), keep["value"].tolist(), keep["size"].tolist(), strict=True
-    ):
-        end = strtab.find(b"\0", off)
-        out.append((value, size, strtab[off:end].decode(errors="replace")))
+    for name, info, _other, _shndx, value, size in _SYM64.iter_unpack(data):
+        if (info & 0xF) in _FUNC_TYPES and value and name:
+            out.append((value, size, strtab[name : strtab.find(b"\0", name)].decode(errors="replace")))
     return out
 
 
