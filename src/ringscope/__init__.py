@@ -17,16 +17,17 @@ _os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from typing import TYPE_CHECKING, Any
 
+from .errors import (  # every command needs them: imported now
+    AttachError,
+    BadInput,
+    LoadError,
+    NotSupported,
+    PermissionDenied,
+    RingscopeError,
+    VerifierError,
+)
+
 if TYPE_CHECKING:
-    from .errors import (
-        AttachError,
-        BadInput,
-        LoadError,
-        NotSupported,
-        PermissionDenied,
-        RingscopeError,
-        VerifierError,
-    )
     from .events.records import Chunk, Lost
     from .filters import Filter
     from .session import Session
@@ -49,17 +50,7 @@ __version__ = "0.1.0"
 # The public names are imported on first use (PEP 562): a command such as
 # `ringscope report` needs none of the tracing pipeline, and importing it
 # (numpy, the transports, the capture format) is a third of its start-up.
-_ERRORS = (
-    "AttachError",
-    "BadInput",
-    "LoadError",
-    "NotSupported",
-    "PermissionDenied",
-    "RingscopeError",
-    "VerifierError",
-)
-_WHERE = {**dict.fromkeys(_ERRORS, "errors"), "Chunk": "events.records", "Lost": "events.records",
-          "Filter": "filters", "Session": "session"}  # fmt: skip
+_WHERE = {"Chunk": "events.records", "Lost": "events.records", "Filter": "filters", "Session": "session"}
 
 
 def __getattr__(name: str) -> Any:

@@ -51,6 +51,25 @@ def check_rate(freq: int) -> None:
         raise BadInput(f"-F {freq}: above kernel.perf_event_max_sample_rate ({limit})")
 
 
+def sample_rate(freq: int | None, period: int | None) -> tuple[int | None, int | None]:
+    """(freq, period), checked, with exactly one set: a period wins, as in perf."""
+    if period is None and (freq is None or freq <= 0):
+        raise BadInput("the sampling frequency (-F) must be positive")
+    if period is not None and period <= 0:
+        raise BadInput("the sampling period (-c) must be positive")
+    if period is None and freq is not None:
+        check_rate(freq)
+    return (None if period else freq), period
+
+
+def set_rate(attr: PerfEventAttr, freq: int | None, period: int | None) -> None:
+    if period:
+        attr["sample_period"] = period
+    else:
+        attr["freq"] = 1
+        attr["sample_freq"] = freq or 99
+
+
 def one_event(event: str) -> str:
     """The one event a name names (tracepoint wildcards included)."""
     names = expand(event)
@@ -97,13 +116,7 @@ class RingSampler:
             raise BadInput(f"cannot sample on '{self.event.name}': it is not a perf event")
         if self.event.kind == "tracepoint" and period is None:
             period, freq = 1, None
-        if period is None and (freq is None or freq <= 0):
-            raise BadInput("the sampling frequency (-F) must be positive")
-        if period is not None and period <= 0:
-            raise BadInput("the sampling period (-c) must be positive")
-        if period is None and freq is not None:
-            check_rate(freq)
-        self.freq, self.period = (None if period else freq), period
+        self.freq, self.period = sample_rate(freq, period)
         nregs = 3 if callgraph.mode == "dwarf" else 0
         self.fmt = SampleFormat(callgraph.enabled, nregs, callgraph.mode == "dwarf")
         self._fds: list[int] = []
@@ -127,11 +140,7 @@ class RingSampler:
         )  # fmt: skip
         with contextlib.suppress(NotSupported):  # build ids in MMAP2: Linux 5.12+
             attr["build_id"] = 1
-        if self.period:
-            attr["sample_period"] = self.period
-        else:
-            attr["freq"] = 1
-            attr["sample_freq"] = self.freq or 99
+        set_rate(attr, self.freq, self.period)
         if cg.mode == "dwarf":
             # The kernel walks its own part; the user part is unwound later
             # from the registers and stack copy, as perf does.

@@ -25,7 +25,7 @@ from ..symbols.maps import Mapping
 from .events import EventDesc, parse_event
 from .legacy import AggSample, from_aggregated
 from .profile import Profile
-from .ringsampler import check_rate, default_event, one_event
+from .ringsampler import default_event, one_event, sample_rate, set_rate
 from .target import Target
 
 __all__ = ["Profiler"]
@@ -54,13 +54,7 @@ class Profiler:
             raise BadInput(
                 f"--aggregate samples hardware and software events, not {self.event.kind} '{self.event.name}'"
             )
-        if period is None and (freq is None or freq <= 0):
-            raise BadInput("the sampling frequency (-F) must be positive")
-        if period is not None and period <= 0:
-            raise BadInput("the sampling period (-c) must be positive")
-        if period is None and freq is not None:
-            check_rate(freq)
-        self.freq, self.period, self.callchain = (None if period else freq), period, callchain
+        (self.freq, self.period), self.callchain = sample_rate(freq, period), callchain
         self._fds: list[int] = []
         self._links: list[Link] = []
         self.maps: dict[int, dict[Mapping, None]] = {}
@@ -80,11 +74,7 @@ class Profiler:
             enable_on_exec=int(self.target.enable_on_exec),
             exclude_user=int(self.event.exclude_user), exclude_kernel=int(self.event.exclude_kernel),
         )  # fmt: skip
-        if self.period:
-            attr["sample_period"] = self.period
-        else:
-            attr["freq"] = 1
-            attr["sample_freq"] = self.freq or 99
+        set_rate(attr, self.freq, self.period)
         return bytes(attr)
 
     def _open_events(self) -> None:

@@ -74,16 +74,12 @@ class _Reader:
         return int(v)
 
     def uleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.data[self.pos]
-            self.pos += 1
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                return result
+        return self._leb(signed=False)
 
     def sleb(self) -> int:
+        return self._leb(signed=True)
+
+    def _leb(self, *, signed: bool) -> int:
         result = shift = 0
         while True:
             b = self.data[self.pos]
@@ -91,7 +87,7 @@ class _Reader:
             result |= (b & 0x7F) << shift
             shift += 7
             if b < 0x80:
-                return result - (1 << shift) if b & 0x40 else result
+                return result - (1 << shift) if signed and b & 0x40 else result
 
     def cstr(self) -> bytes:
         end = self.data.index(b"\0", self.pos)
