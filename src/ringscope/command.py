@@ -14,8 +14,8 @@ import shutil
 import signal
 import subprocess
 import time
-from typing import Self
 
+from .closing import Closing
 from .errors import BadInput
 
 __all__ = ["Command", "exit_status", "shell_status"]
@@ -41,7 +41,7 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-class Command:
+class Command(Closing):
     """A command started but held before its exec until go(). Owns the
     child: close() ends it if it is still running and reaps it.
 
@@ -145,12 +145,6 @@ class Command:
         if self._pidfd >= 0:
             os.close(self._pidfd)
             self._pidfd = -1
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _pidfd(pid: int) -> int:

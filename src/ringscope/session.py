@@ -22,12 +22,12 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol, Self
 
 from ._libbpf import BpfObject, Link
 from .btf import Btf
 from .capture.replay import Replay
+from .closing import Closing
 from .events.decode import Decoder
 from .events.records import Chunk, Item
 from .events.spec import EventSpec, LoadOptions, Row
@@ -70,7 +70,7 @@ class Producer(Protocol):
     def exhausted(self) -> bool: ...
 
 
-class Session:
+class Session(Closing):
     """One tracing pipeline. See the module docstring."""
 
     def __init__(
@@ -147,11 +147,6 @@ class Session:
 
     def __enter__(self) -> Self:
         return self.open()
-
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def tap(self, tap: Tap | None) -> None:
         """Show every poll to `tap` (a capture writer) from now on, or stop."""

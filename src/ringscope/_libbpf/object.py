@@ -9,10 +9,9 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from ..btf import Btf
+from ..closing import Closing
 from ..errors import AttachError, LoadError, VerifierError, error_from_errno
 from . import _lib
 from ._lib import lib
@@ -30,7 +29,7 @@ _NO_BATCH = frozenset({_EINVAL, 95, 524})  # EINVAL, EOPNOTSUPP, ENOTSUPP: no ba
 _VERIFIER_LOG_START = "-- BEGIN PROG LOAD LOG --"
 
 
-class Link:
+class Link(Closing):
     """One attachment of a program to a hook. Detaches on close()."""
 
     def __init__(self, ptr: int, what: str) -> None:
@@ -42,14 +41,8 @@ class Link:
             lib.bpf_link__destroy(self._ptr)
             self._ptr = None
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class Map:
+class Map(Closing):
     """A map inside a BpfObject (owned by it) or standalone (owns its fd).
     Keys and values are bytes; callers pack them with layouts from BTF."""
 
@@ -175,12 +168,6 @@ class Map:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 class Program:
     """A program inside a BpfObject, owned by it. attach*() return Links the
@@ -256,7 +243,7 @@ class Program:
         return self._attach(f"{'kretprobe' if retprobe else 'kprobe'} {func}", ptr)
 
 
-class BpfObject:
+class BpfObject(Closing):
     """One opened .bpf.o. Owns its programs and maps (not the Links made
     from them). Not thread-safe; use from one thread."""
 
@@ -367,14 +354,6 @@ class BpfObject:
         if self._ptr:
             lib.bpf_object__close(self._ptr)
             self._ptr = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _first_verifier_line(log: str) -> str:

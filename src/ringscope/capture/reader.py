@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, Self
+from typing import Any, BinaryIO
 
 from ..btf import Btf
+from ..closing import Closing
 from ..errors import BadInput
 from ..transport.capture import PollRecord
 from .format import Block, BlockReader, Kind
@@ -20,7 +20,7 @@ from .polls import PollDecoder
 __all__ = ["CaptureFile"]
 
 
-class CaptureFile:
+class CaptureFile(Closing):
     """An open capture file. open() reads and checks the description; polls()
     then reads the records, once, in order. Owns the file: close() (or the
     context manager) closes it. Not thread-safe."""
@@ -95,14 +95,6 @@ class CaptureFile:
 
     def close(self) -> None:
         self._fh.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _json(payload: bytes) -> dict[str, Any]:

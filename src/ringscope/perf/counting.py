@@ -9,10 +9,10 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
 
 from .._perf import syscall
 from .._perf.attr import PerfEventAttr, constants
+from ..closing import Closing
 from ..errors import BadInput, PermissionDenied, RingscopeError
 from .events import EventDesc
 from .target import Target
@@ -98,7 +98,7 @@ def _open_dir(path: Path) -> int:
         raise BadInput(f"cgroup {path}: {e.strerror}") from None
 
 
-class CounterSet:
+class CounterSet(Closing):
     """Counters for event groups on a target. Owns every fd it opens;
     close() (or the context manager) releases them. Not thread-safe.
 
@@ -205,9 +205,3 @@ class CounterSet:
                 os.close(fd)
             c.fds.clear()
         self._leaders.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -18,6 +18,7 @@ import time
 from .. import caps
 from .._perf import syscall
 from .._perf.attr import PerfEventAttr, constants
+from ..closing import Closing
 from ..errors import BadInput, NotSupported, error_from_errno, require_caps
 from ..transport.perfmmap import PAGE
 from ..transport.perfrecords import Record, SampleFormat
@@ -93,7 +94,7 @@ def _ring_pages(cg: CallGraph) -> int:
     return (2 << 20 if cg.mode == "dwarf" else 512 << 10) // PAGE
 
 
-class RingSampler:
+class RingSampler(Closing):
     """Samples `event` on `target` into per-CPU perf rings. Owns the perf
     fds and the rings; close() releases them. Use from one thread.
 
@@ -208,9 +209,3 @@ class RingSampler:
         for fd in reversed(self._fds):
             os.close(fd)
         self._fds.clear()
-
-    def __enter__(self) -> RingSampler:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -17,6 +17,7 @@ from .. import caps
 from .._libbpf import BpfObject, Link
 from .._perf import syscall
 from .._perf.attr import PerfEventAttr
+from ..closing import Closing
 from ..errors import BadInput, NotSupported, error_from_errno, require_caps
 from ..events.layout import struct_dtype
 from ..objects import object_path
@@ -33,7 +34,7 @@ __all__ = ["Profiler"]
 _EFAULT = -14
 
 
-class Profiler:
+class Profiler(Closing):
     """Samples `event` on `target` and aggregates stacks in the kernel.
     Owns the BPF object, the perf fds and the links; close() releases
     them in reverse order. Use from one thread."""
@@ -198,12 +199,6 @@ class Profiler:
         self._links.clear()
         self._fds.clear()
         self._obj.close()
-
-    def __enter__(self) -> Profiler:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _row(dtype: Any, raw: bytes) -> dict[str, Any]:

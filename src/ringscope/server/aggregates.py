@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from ..closing import Closing
 from ..errors import BadInput
 from ..sources.hist import Histogram
 from ..sources.hist_query import HistQuery
@@ -35,7 +36,7 @@ class Aggregate:
     metric: MetricName
 
 
-class AggregateSet:
+class AggregateSet(Closing):
     def __init__(self) -> None:
         self._items: dict[str, Aggregate] = {}
         self.lock = asyncio.Lock()  # the server's: held around changes and reads
@@ -96,9 +97,3 @@ class AggregateSet:
         while self._items:
             _, agg = self._items.popitem()
             agg.hist.close()
-
-    def __enter__(self) -> AggregateSet:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

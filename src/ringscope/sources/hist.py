@@ -19,13 +19,13 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Self
 
 import numpy as np
 
 from .. import caps, features
 from .._libbpf import BpfObject, Link
+from ..closing import Closing
 from ..errors import BadInput, require_caps
 from ..events.layout import struct_dtype
 from ..objects import object_path
@@ -56,7 +56,7 @@ class HistData:
     ts_ns: int
 
 
-class Histogram:
+class Histogram(Closing):
     """One in-kernel aggregate. open() loads hist.bpf.o and attaches;
     read()/snapshot() read the maps; close() detaches and frees, in reverse
     order. Not thread-safe; a reading is one batch lookup per map."""
@@ -131,11 +131,6 @@ class Histogram:
 
     def __enter__(self) -> Self:
         return self.open()
-
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     # -- reading -----------------------------------------------------------------
 

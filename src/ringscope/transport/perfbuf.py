@@ -43,6 +43,7 @@ import numpy as np
 from .._libbpf import Map
 from .._perf import syscall as perf_sys
 from .._perf.attr import PerfEventAttr, constants
+from ..closing import Closing
 from ..errors import BadInput, RingscopeError, error_from_errno
 from .base import RING_HDR_SIZE, Run
 from .perfmmap import PAGE, REC_HDR, MmapPage, PerfMmap, per_cpu_pages, ring_bytes
@@ -149,7 +150,7 @@ class _CpuRing:
         self.fd = -1
 
 
-class PerfReader:
+class PerfReader(Closing):
     """Consumes the perf buffer behind one PERF_EVENT_ARRAY map: opens the
     per-CPU events, puts their fds in the map, merges the rings by ts_ns.
     Owns the perf fds, mmaps and its epoll fd, not the map. Single
@@ -244,9 +245,3 @@ class PerfReader:
         self.merge.clear()
         if not self._epoll.closed:
             self._epoll.close()
-
-    def __enter__(self) -> PerfReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -15,6 +15,7 @@ import struct
 
 import numpy as np
 
+from ..closing import Closing
 from .perfmmap import REC_HDR, MmapPage, PerfMmap, ring_bytes
 from .perfrecords import Record, SampleFormat, decode
 
@@ -38,7 +39,7 @@ def walk(data: np.ndarray, tail: int, head: int, fmt: SampleFormat, out: list[Re
     return pos
 
 
-class SampleRings:
+class SampleRings(Closing):
     """The mmap'ed rings of sampling perf events, one per CPU (events on
     the same CPU share it through PERF_EVENT_IOC_SET_OUTPUT, done by their
     owner). Owns the mappings and an epoll fd, not the perf fds. Single
@@ -85,9 +86,3 @@ class SampleRings:
         self._rings.clear()
         if not self._epoll.closed:
             self._epoll.close()
-
-    def __enter__(self) -> SampleRings:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
