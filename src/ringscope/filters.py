@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from .btf import Btf
 from .errors import BadInput
-from .events.layout import struct_dtype
 from .numbers import parse_int
+
+if TYPE_CHECKING:
+    from .btf import Btf
 
 __all__ = ["Filter", "parse_cgroup", "parse_pid"]
 
@@ -34,6 +34,12 @@ class Filter:
         return replace(self, pid=pid, follow=follow)
 
     def encode(self, btf: Btf, type_mask: int) -> bytes:
+        # Imported here: the parse_* helpers below serve `stat` and the
+        # HTTP layer, which should not pay numpy's import to parse a pid.
+        import numpy as np
+
+        from .events.layout import struct_dtype
+
         rec = np.zeros(1, struct_dtype(btf, "rs_filter"))
         rec["tgid"] = self.pid or 0
         rec["follow"] = int(self.follow)

@@ -33,9 +33,11 @@ from .errors import require_caps
 from .events.spec import EventSpec, LoadOptions
 from .filters import Filter
 from .objects import object_path
-from .transport import Reader, choose_transport, default_wakeup
+from .transport.base import Reader
+from .transport.choice import choose_transport
 from .transport.perfbuf import PerfReader
 from .transport.ringbuf import RingReader
+from .transport.sizing import default_wakeup
 from .transport.topology import possible_cpus
 
 __all__ = ["FOLLOW_MAX", "Probes"]

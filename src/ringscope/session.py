@@ -35,7 +35,8 @@ from .filters import Filter
 from .probes import Probes
 from .sources import DEFAULT_EVENTS, FOLLOW, resolve_events
 from .stream import Stream, Tap
-from .transport import DEFAULT_RING_SIZE, Reader, check_ring_size
+from .transport.base import Reader
+from .transport.sizing import DEFAULT_RING_SIZE, check_ring_size
 
 __all__ = ["Producer", "Session"]
 

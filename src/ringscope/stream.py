@@ -23,7 +23,7 @@ from typing import Protocol
 
 from .events.decode import Decoder
 from .events.records import Chunk, Item, Lost
-from .transport import Reader
+from .transport.base import Reader
 from .transport.capture import PollRecord
 
 __all__ = ["KernelCounters", "Stream", "Tap"]

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ringscope.transport import MAX_RING_SIZE
+from ringscope.transport.sizing import MAX_RING_SIZE
 
 RINGSCOPE = [sys.executable, "-m", "ringscope"]
 OPEN_ONE = "import sys; open(sys.argv[1], 'w').close()"

@@ -13,7 +13,8 @@ import pytest
 
 from ringscope.errors import BadInput, NotSupported
 from ringscope.features import Feature, Features
-from ringscope.transport import Run, choose_transport
+from ringscope.transport.base import Run
+from ringscope.transport.choice import choose_transport
 from ringscope.transport.perfbuf import PERF_RECORD_LOST, PERF_RECORD_SAMPLE, parse_records, per_cpu_pages
 from ringscope.transport.reorder import ReorderBuffer
 from ringscope.transport.topology import online_cpus

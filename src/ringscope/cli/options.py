@@ -9,9 +9,10 @@ import os
 from ..errors import BadInput
 from ..filters import Filter, parse_cgroup, parse_comm, parse_pid, parse_uid
 from ..sources import DEFAULT_EVENTS
-from ..transport import DEFAULT_RING_SIZE, TRANSPORTS, check_ring_size
+from ..transport.choice import TRANSPORTS
+from ..transport.sizing import DEFAULT_RING_SIZE, check_ring_size
 
-__all__ = ["add_session_options", "check_replay_args", "filter_from_args", "parse_size", "target_argv"]
+__all__ = ["add_session_options", "check_replay_args", "filter_from_args", "parse_size"]
 
 
 def parse_size(text: str) -> int:
@@ -74,18 +75,3 @@ def filter_from_args(args: argparse.Namespace) -> Filter:
         # Tracing everything: leave our own syscalls out of the stream.
         exclude_pid=None if pid else os.getpid(),
     )
-
-
-def target_argv(args: argparse.Namespace, verb: str) -> list[str]:
-    """The command after `--` of a perf-style target (-p PID | -a | -- CMD),
-    checked: -p and -a exclude each other, and one of the three is given."""
-    argv = list(args.cmd)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
-        if not argv:
-            raise BadInput("no command given after --")
-    if args.pid is not None and args.all_cpus:
-        raise BadInput("-p and -a are exclusive")
-    if args.pid is None and not args.all_cpus and not argv:
-        raise BadInput(f"nothing to {verb}: give -p PID, -a or -- CMD")
-    return argv

@@ -9,8 +9,7 @@ from ..errors import BadInput
 from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.record import record
 from .commands import COMMANDS, DEFAULT_PROFILE
-from .options import target_argv
-from .values import count, seconds
+from .values import count, seconds, target_argv
 
 __all__ = ["register", "run"]
 

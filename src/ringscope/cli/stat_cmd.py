@@ -17,7 +17,7 @@ from ..perf.aggregate import aggregate, mean_groups, std_error
 from ..perf.stat import Counts, StatResult, default_events, stat
 from ..transport.topology import parse_cpu_list
 from .commands import COMMANDS
-from .options import target_argv
+from .values import target_argv
 
 __all__ = ["register", "run"]
 

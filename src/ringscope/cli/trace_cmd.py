@@ -20,7 +20,7 @@ from ..command import Command, exit_status
 from ..errors import BadInput, RingscopeError, require_caps
 from ..events.records import Chunk
 from ..session import Session
-from ..transport import MAX_RING_SIZE
+from ..transport.sizing import MAX_RING_SIZE
 from .commands import COMMANDS
 from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
 from .values import count, seconds

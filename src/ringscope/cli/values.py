@@ -1,6 +1,7 @@
 """argparse types for numbers on the command line, so every subcommand
 reads them one way (ringscope.numbers: ASCII digits only, finite, in
-range) and a bad one is a usage error naming the option."""
+range) and a bad one is a usage error naming the option; and the
+perf-style target (-p PID | -a | -- CMD), checked."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TypeVar
 from ..errors import BadInput
 from ..numbers import parse_float, parse_int, parse_seconds
 
-__all__ = ["count", "integer", "number", "seconds"]
+__all__ = ["count", "integer", "number", "seconds", "target_argv"]
 
 
 T = TypeVar("T")
@@ -46,3 +47,18 @@ def seconds(what: str = "duration", hi: float | None = None) -> Callable[[str], 
 def number(what: str) -> Callable[[str], float]:
     """A finite decimal number (the caller checks its range)."""
     return _typed(lambda t: parse_float(t, what), what)
+
+
+def target_argv(args: argparse.Namespace, verb: str) -> list[str]:
+    """The command after `--` of a perf-style target (-p PID | -a | -- CMD),
+    checked: -p and -a exclude each other, and one of the three is given."""
+    argv = list(args.cmd)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+        if not argv:
+            raise BadInput("no command given after --")
+    if args.pid is not None and args.all_cpus:
+        raise BadInput("-p and -a are exclusive")
+    if args.pid is None and not args.all_cpus and not argv:
+        raise BadInput(f"nothing to {verb}: give -p PID, -a or -- CMD")
+    return argv

@@ -8,20 +8,3 @@ and, beside them, the rules they share: sizing.py (valid ring sizes, the
 wakeup threshold), choice.py (which one this kernel can run), ordering.py
 (memory ordering against the kernel), topology.py (CPUs).
 """
-
-from .base import RING_HDR_SIZE, Reader, Run
-from .choice import TRANSPORTS, choose_transport
-from .sizing import DEFAULT_RING_SIZE, MAX_RING_SIZE, MIN_RING_SIZE, check_ring_size, default_wakeup
-
-__all__ = [
-    "DEFAULT_RING_SIZE",
-    "MAX_RING_SIZE",
-    "MIN_RING_SIZE",
-    "RING_HDR_SIZE",
-    "TRANSPORTS",
-    "Reader",
-    "Run",
-    "check_ring_size",
-    "choose_transport",
-    "default_wakeup",
-]
