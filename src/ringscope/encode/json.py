@@ -26,12 +26,13 @@ from .columns import (
     ints,
     json_default,
     json_value,
+    lay_out,
     lookup,
     matrix,
     same_cstring,
 )
 
-__all__ = ["encode_rows", "json_parts", "ndjson", "row_json", "sse"]
+__all__ = ["encode_rows", "json_parts", "ndjson", "ndjson_lines", "row_json", "sse"]
 
 
 def row_json(row: dict[str, Any]) -> bytes:
@@ -88,13 +89,21 @@ def ndjson(chunk: Chunk) -> bytes:
     return assemble([*parts, b"\n"], n)
 
 
+def ndjson_lines(chunk: Chunk) -> np.ndarray:
+    """ndjson(chunk) as one NUL-padded row per event (encode/interleave.py)."""
+    parts = json_parts(chunk)
+    if parts is None:
+        return matrix([line + b"\n" for line in encode_rows(chunk.rows())[:-1].split(b"\n")])
+    return lay_out([*parts, b"\n"], len(chunk))[0]
+
+
 def sse(chunk: Chunk) -> bytes:
     """Every event of `chunk` as one SSE message: `id:` is its seq (so
     Last-Event-ID resumes after it), `event:` its type, `data:` its JSON."""
     n = len(chunk)
     if n == 0:
         return b""
-    head: list[Part] = [b"id: ", *ints(np.arange(chunk.seq0, chunk.seq0 + n, dtype=np.int64))]
+    head: list[Part] = [b"id: ", *ints(chunk.seq_column())]
     head.append(b"\nevent: " + chunk.spec.name.encode() + b"\ndata: ")
     parts = json_parts(chunk)
     if parts is None:
