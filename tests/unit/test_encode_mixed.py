@@ -84,6 +84,9 @@ def test_mixed_encodes_like_orjson_of_rows_in_stream_order(ks: list[int]) -> Non
     want = b"".join(orjson.dumps(r) + b"\n" for r in rows)
     assert encode.ndjson_mixed(batch) == want
     assert encode.text_mixed(batch) == b"".join(encode.text_row(r) for r in rows)
+    assert encode.sse_mixed(batch) == b"".join(
+        b"id: %d\nevent: %s\ndata: %s\n\n" % (r["seq"], r["type"].encode(), orjson.dumps(r)) for r in rows
+    )
     assert b"".join(encode.ndjson_mixed(p) for p in batch.pieces(7)) == want
     assert [r for c in batch.chunks() for r in c.rows()] == rows
 

@@ -12,9 +12,9 @@ clients (hub/blocks.py), trace writes them as they are.
 """
 
 from .columns import json_default
-from .interleave import ndjson_mixed, text_mixed
+from .interleave import ndjson_mixed, sse_mixed, text_mixed
 from .json import encode_rows, ndjson, row_json, sse
 from .text import text, text_header, text_row
 
-__all__ = ["encode_rows", "json_default", "ndjson", "ndjson_mixed", "row_json", "sse", "text", "text_header",
-           "text_mixed", "text_row"]  # fmt: skip
+__all__ = ["encode_rows", "json_default", "ndjson", "ndjson_mixed", "row_json", "sse", "sse_mixed", "text",
+           "text_header", "text_mixed", "text_row"]  # fmt: skip

@@ -17,10 +17,10 @@ import numpy as np
 
 from ..events.mixed import Mixed
 from ..events.records import Chunk
-from .json import ndjson_lines
+from .json import ndjson_lines, sse_lines
 from .text import text_lines
 
-__all__ = ["interleave", "ndjson_mixed", "text_mixed"]
+__all__ = ["interleave", "ndjson_mixed", "sse_mixed", "text_mixed"]
 
 
 def interleave(batch: Mixed, lines: Callable[[Chunk], np.ndarray]) -> bytes:
@@ -38,6 +38,11 @@ def interleave(batch: Mixed, lines: Callable[[Chunk], np.ndarray]) -> bytes:
 def ndjson_mixed(batch: Mixed) -> bytes:
     """Every event of `batch` as one JSON object per line, in seq order."""
     return interleave(batch, ndjson_lines)
+
+
+def sse_mixed(batch: Mixed) -> bytes:
+    """Every event of `batch` as an SSE message, in seq order."""
+    return interleave(batch, sse_lines)
 
 
 def text_mixed(batch: Mixed) -> bytes:

@@ -32,7 +32,7 @@ from .columns import (
     same_cstring,
 )
 
-__all__ = ["encode_rows", "json_parts", "ndjson", "ndjson_lines", "row_json", "sse"]
+__all__ = ["encode_rows", "json_parts", "ndjson", "ndjson_lines", "row_json", "sse", "sse_lines"]
 
 
 def row_json(row: dict[str, Any]) -> bytes:
@@ -103,13 +103,22 @@ def sse(chunk: Chunk) -> bytes:
     n = len(chunk)
     if n == 0:
         return b""
+    return assemble(_sse_parts(chunk), n)
+
+
+def sse_lines(chunk: Chunk) -> np.ndarray:
+    """sse(chunk) as one NUL-padded row per event (encode/interleave.py)."""
+    return lay_out(_sse_parts(chunk), len(chunk))[0]
+
+
+def _sse_parts(chunk: Chunk) -> list[Part]:
     head: list[Part] = [b"id: ", *ints(chunk.seq_column())]
     head.append(b"\nevent: " + chunk.spec.name.encode() + b"\ndata: ")
     parts = json_parts(chunk)
     if parts is None:
         lines = encode_rows(chunk.rows())[:-1].split(b"\n")
         parts = [matrix(lines)]
-    return assemble([*head, *parts, b"\n\n"], n)
+    return [*head, *parts, b"\n\n"]
 
 
 def _render(col: Column, n: int) -> list[Part]:
