@@ -56,6 +56,8 @@ class Mixed:
         """The events as Chunks of consecutive seqs, in stream order: one per
         run of one type, so as many as there are type changes (for consumers
         that need plain Chunks; the per-type parts are the fast path)."""
+        if not self.count:
+            return []
         owner = np.empty(self.count, np.intp)
         row = np.empty(self.count, np.intp)
         for k, part in enumerate(self.parts):
