@@ -74,21 +74,18 @@ def trace(exe: Path, events: str, per_call: int) -> tuple[int, int, int]:
     return int(m[1]), int(m[2]), cpu
 
 
-async def _serve_client(url: str, flood: Producer, t: Tally, server_pid: int) -> None:
+async def _serve_client(url: str, flood: Producer, t: Tally) -> None:
     timeout = aiohttp.ClientTimeout(total=None, sock_read=30)
     async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as r:
         flood.release()
         reading = asyncio.ensure_future(count_ndjson(r, None, t))
         await asyncio.get_running_loop().run_in_executor(None, flood.finish)
-        # What is still in the ring and the queues: until the server idles
-        # (under 5% of a CPU over half a second) and nothing new came for 1 s.
+        # What is still in the ring and the queues: until every event of the
+        # flood is accounted for (delivered or counted lost).
         end = time.monotonic() + 120
-        cpu = _cpu_ns(server_pid)
-        while time.monotonic() < end:
-            await asyncio.sleep(0.5)
-            cpu, busy = _cpu_ns(server_pid), _cpu_ns(server_pid) - cpu
-            if busy < 25_000_000 and time.monotonic_ns() - t.last_ns > 1e9:
-                break
+        while time.monotonic() < end and t.accounted < N:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
         reading.cancel()
 
 
@@ -105,9 +102,7 @@ def serve(exe: Path, events: str, per_call: int) -> tuple[int, int, int]:
         os.sched_setaffinity(flood.pid, {PRODUCER_CPU})
         t = Tally()
         cpu0 = _cpu_ns(proc.pid)
-        asyncio.run(
-            _serve_client(f"http://127.0.0.1:{port}/events.ndjson?pid={flood.pid}", flood, t, proc.pid)
-        )
+        asyncio.run(_serve_client(f"http://127.0.0.1:{port}/events.ndjson?pid={flood.pid}", flood, t))
         return t.events, sum(t.lost.values()), _cpu_ns(proc.pid) - cpu0
     finally:
         assert proc.stdin is not None
