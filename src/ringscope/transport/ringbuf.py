@@ -176,13 +176,7 @@ class RingReader:
             if not TSO:
                 fence()  # acquire: the headers were read before the data below
             rows = self._data[(cons & self._mask) :][: m * period].reshape(m, period)
-            slots: dict[int, list[tuple[int, int]]] = {}  # stride -> (offset, rank) in the pattern
-            off = kept = 0
-            for hlen, stride in zip(pattern, strides, strict=True):
-                if not hlen & DISCARD:
-                    slots.setdefault(stride, []).append((off, kept))
-                    kept += 1
-                off += stride
+            slots, kept = _slots(pattern, strides)
             reps = np.arange(m, dtype=np.int64) * kept + k
             for stride, at in slots.items():
                 datas, idx = views.setdefault(stride, ([], []))
@@ -247,6 +241,19 @@ class RingReader:
 def _stride(hlen: int) -> int:
     """Bytes from a record's header to the next one's."""
     return ((hlen & ~(BUSY | DISCARD)) + RING_HDR_SIZE + 7) & ~7
+
+
+def _slots(pattern: list[int], strides: list[int]) -> tuple[dict[int, list[tuple[int, int]]], int]:
+    """Where the kept (not discarded) records of a pattern sit: per stride,
+    (byte offset in the pattern, rank among the kept); and how many are kept."""
+    slots: dict[int, list[tuple[int, int]]] = {}
+    off = kept = 0
+    for hlen, stride in zip(pattern, strides, strict=True):
+        if not hlen & DISCARD:
+            slots.setdefault(stride, []).append((off, kept))
+            kept += 1
+        off += stride
+    return slots, kept
 
 
 def _period(lens: list[int]) -> int:
