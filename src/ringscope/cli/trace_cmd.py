@@ -161,8 +161,9 @@ CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memo
 def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop: StopFlag,
           out: Output) -> int:  # fmt: skip
     """Poll, encode each type once per poll (columnar, a Mixed batch), write
-    each poll's output in stream order in one write, until the count, the duration, the command or a signal ends
-    the run; then detach and drain to the end."""
+    each poll's output in stream order in one write, until the count, the
+    duration, the command or a signal ends the run; then detach and drain
+    to the end."""
     text = args.format == "text"
     if text:
         out.write(encode.text_header().encode() + b"\n")
