@@ -27,6 +27,9 @@ def interleave(batch: Mixed, lines: Callable[[Chunk], np.ndarray]) -> bytes:
     """`lines` of each part, put back in stream order."""
     if not batch.count:
         return b""
+    if len(batch.parts) == 1:  # one type: its lines are in order already, no scatter
+        blob = lines(batch.parts[0]).tobytes()
+        return blob.translate(None, b"\0") if b"\0" in blob else blob
     made = [(batch.positions(part), lines(part)) for part in batch.parts]
     width = max(m.shape[1] for _, m in made)
     out = np.zeros((batch.count, width), np.uint8)
