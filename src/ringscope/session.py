@@ -22,13 +22,14 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Literal, Protocol, Self, overload
 
 from ._libbpf import BpfObject, Link
 from .btf import Btf
 from .capture.replay import Replay
 from .closing import Closing
 from .events.decode import Decoder
+from .events.mixed import Batch
 from .events.records import Chunk, Item
 from .events.spec import EventSpec, LoadOptions, Row
 from .filters import Filter
@@ -237,13 +238,26 @@ class Session(Closing):
 
     # -- reading -------------------------------------------------------------
 
-    def poll(self, timeout: float | None = None, *, flush: bool = False) -> list[Item]:
+    @overload
+    def poll(self, timeout: float | None = None, *, flush: bool = False,
+             mixed: Literal[False] = False) -> list[Item]: ...  # fmt: skip
+    @overload
+    def poll(
+        self, timeout: float | None = None, *, flush: bool = False, mixed: Literal[True]
+    ) -> list[Batch]: ...
+
+    def poll(self, timeout: float | None = None, *, flush: bool = False,
+             mixed: bool = False) -> list[Item] | list[Batch]:  # fmt: skip
         """Wait up to `timeout` seconds (default: the drain interval) for
         events, then drain the ring: chunks of events, then any loss.
         flush=True for the last poll of a stream: the perf buffer transport
         then also hands on what its reorder window still holds (the newest
-        ~1 ms), which would otherwise be dropped at close."""
-        return self._stream().poll(self.drain_interval if timeout is None else timeout, flush=flush)
+        ~1 ms), which would otherwise be dropped at close. mixed=True: the
+        events come as one Mixed batch per drain (see Stream.poll)."""
+        wait = self.drain_interval if timeout is None else timeout
+        if mixed:
+            return self._stream().poll(wait, flush=flush, mixed=True)
+        return self._stream().poll(wait, flush=flush)
 
     def kernel_drops(self) -> dict[str, int]:
         """Failed reserves so far, per event type, summed over CPUs."""

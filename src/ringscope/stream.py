@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Literal, Protocol, overload
 
 from .events.decode import Decoder
+from .events.mixed import Batch, Mixed
 from .events.records import Chunk, Item, Lost
-from .transport.base import Reader
+from .transport.base import Reader, Run, Window
 from .transport.capture import PollRecord
 
 __all__ = ["KernelCounters", "Stream", "Tap"]
@@ -70,26 +71,55 @@ class Stream:
         self._next_skip_check = 0
         self._held: list[Item] = []
 
-    def poll(self, timeout: float, *, flush: bool = False) -> list[Item]:
+    @overload
+    def poll(self, timeout: float, *, flush: bool = False, mixed: Literal[False] = False) -> list[Item]: ...
+    @overload
+    def poll(self, timeout: float, *, flush: bool = False, mixed: Literal[True]) -> list[Batch]: ...
+
+    def poll(self, timeout: float, *, flush: bool = False, mixed: bool = False) -> list[Item] | list[Batch]:
         """Wait up to `timeout` seconds for records, then drain: chunks of
         events, then any loss, in stream order (items held back by hold()
-        come first). flush=True for the last poll of a stream (see Reader.drain)."""
+        come first). flush=True for the last poll of a stream (see Reader.drain).
+
+        mixed=True: the events of the drain come as one Mixed batch (one
+        part per type, seqs in stream order) instead of one Chunk per run of
+        one type, which is one Chunk per event when types interleave."""
         if self._held:
             timeout = 0
         self.reader.wait(timeout)
+        if mixed:
+            return self._poll_mixed(flush)
         runs = self.reader.drain(flush=flush)
         chunks: list[Chunk] = []
         for run in runs:
             chunks.extend(self.decoder.chunks(run))
         self.delivered += sum(len(c) for c in chunks)
+        items, self._held = [*self._held, *chunks, *self._after_drain(runs, flush)], []
+        return items
+
+    def _poll_mixed(self, flush: bool) -> list[Batch]:
+        # A tap stores Runs in stream order: read those and gather them here
+        # (as fast as before for a capture, no faster).
+        if self.tap is None:
+            runs, window = None, self.reader.gather(flush=flush)
+        else:
+            runs = self.reader.drain(flush=flush)
+            window = Window.of(runs)
+        batch = self.decoder.mixed(window)
+        self.delivered += len(batch)
+        events: list[Mixed] = [batch] if len(batch) else []
+        out: list[Batch] = [*self._held, *events, *self._after_drain(runs or [], flush)]
+        self._held = []
+        return out
+
+    def _after_drain(self, runs: list[Run], flush: bool) -> list[Lost]:
+        """Read the counters, show the poll to the tap, make the loss records."""
         now = self.clock()
         skipped = self._read_skipped(now, force=flush)
         drops = self.counters.drops_by_code()
         if self.tap is not None:
             self.tap.polled(PollRecord(now, runs, drops, skipped, flush))
-        losses = self._losses(now, drops, skipped)
-        items, self._held = [*self._held, *chunks, *losses], []
-        return items
+        return self._losses(now, drops, skipped)
 
     def hold(self, items: list[Item]) -> None:
         """Give back items a reader did not consume (an iterator that stopped

@@ -32,7 +32,7 @@ class FakeSession:
         self.decoder = Decoder([btf], [EVENTS["open"]])
         self.code, (self.layout, self.spec) = next(iter(self.decoder.by_code.items()))
 
-    def poll(self, timeout: float | None = None, *, flush: bool = False) -> list[Item]:
+    def poll(self, timeout: float | None = None, *, flush: bool = False, mixed: bool = False) -> list[Item]:
         items, self.items = self.items, []
         return items
 
@@ -290,7 +290,7 @@ async def test_a_dead_reader_ends_every_stream(fake: FakeSession, hub: Hub) -> N
         hub.fd = r
         s = hub.subscribe(ClientFilter())
 
-        def boom(timeout: float | None = None, *, flush: bool = False) -> list[Item]:
+        def boom(timeout: float | None = None, *, flush: bool = False, mixed: bool = False) -> list[Item]:
             raise RuntimeError("ring gone")
 
         fake.poll = boom  # type: ignore[method-assign]

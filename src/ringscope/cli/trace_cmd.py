@@ -18,7 +18,8 @@ from .. import caps, encode
 from ..capture import CaptureWriter
 from ..command import Command, exit_status
 from ..errors import BadInput, RingscopeError, require_caps
-from ..events.records import Chunk
+from ..events.mixed import Mixed
+from ..events.records import Chunk, Lost
 from ..session import Session
 from ..transport.sizing import MAX_RING_SIZE
 from .commands import COMMANDS
@@ -159,9 +160,10 @@ CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memo
 
 def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop: StopFlag,
           out: Output) -> int:  # fmt: skip
-    """Poll, encode each chunk once (columnar), write each poll's output in
-    one write, until the count, the duration, the command or a signal ends
-    the run; then detach and drain to the end."""
+    """Poll, encode each type once per poll (columnar, a Mixed batch), write
+    each poll's output in stream order in one write, until the count, the
+    duration, the command or a signal ends the run; then detach and drain
+    to the end."""
     text = args.format == "text"
     if text:
         out.write(encode.text_header().encode() + b"\n")
@@ -177,18 +179,18 @@ def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop
             # (the command's exit included) and every drop.
             session.detach()
         parts: list[bytes] = []
-        for item in session.poll(0 if done else 0.05, flush=done):
-            if not isinstance(item, Chunk):
+        for item in session.poll(0 if done else 0.05, flush=done, mixed=True):
+            if isinstance(item, Lost):
                 parts.append(encode.text_row(item.row()) if text else encode.row_json(item.row()) + b"\n")
                 continue
             if left is not None:
                 if left <= 0:
                     continue
                 if len(item) > left:
-                    item, _ = item.split(left)
+                    item = item.window(0, left) if isinstance(item, Mixed) else item.split(left)[0]
                 left -= len(item)
             shown += len(item)
-            parts += [encode.text(c) if text else encode.ndjson(c) for c in item.pieces(CHUNK_EVENTS)]
+            parts += _encoded(item, text)
         if parts:
             out.write(b"".join(parts))
         if done:
@@ -197,6 +199,14 @@ def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop
     if session.truncated:
         print(f"ringscope: {session.truncated}: replayed up to there", file=sys.stderr)
     return 0
+
+
+def _encoded(item: Chunk | Mixed, text: bool) -> list[bytes]:
+    """The events of `item` in stream order, encoded a piece at a time."""
+    if isinstance(item, Mixed):
+        mixed = encode.text_mixed if text else encode.ndjson_mixed
+        return [mixed(m) for m in item.pieces(CHUNK_EVENTS)]
+    return [encode.text(c) if text else encode.ndjson(c) for c in item.pieces(CHUNK_EVENTS)]
 
 
 def _summary(session: Session, shown: int) -> str:

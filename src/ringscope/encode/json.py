@@ -26,12 +26,13 @@ from .columns import (
     ints,
     json_default,
     json_value,
+    lay_out,
     lookup,
     matrix,
     same_cstring,
 )
 
-__all__ = ["encode_rows", "json_parts", "ndjson", "row_json", "sse"]
+__all__ = ["encode_rows", "json_parts", "ndjson", "ndjson_lines", "row_json", "sse", "sse_lines"]
 
 
 def row_json(row: dict[str, Any]) -> bytes:
@@ -88,19 +89,36 @@ def ndjson(chunk: Chunk) -> bytes:
     return assemble([*parts, b"\n"], n)
 
 
+def ndjson_lines(chunk: Chunk) -> np.ndarray:
+    """ndjson(chunk) as one NUL-padded row per event (encode/interleave.py)."""
+    parts = json_parts(chunk)
+    if parts is None:
+        return matrix([line + b"\n" for line in encode_rows(chunk.rows())[:-1].split(b"\n")])
+    return lay_out([*parts, b"\n"], len(chunk))[0]
+
+
 def sse(chunk: Chunk) -> bytes:
     """Every event of `chunk` as one SSE message: `id:` is its seq (so
     Last-Event-ID resumes after it), `event:` its type, `data:` its JSON."""
     n = len(chunk)
     if n == 0:
         return b""
-    head: list[Part] = [b"id: ", *ints(np.arange(chunk.seq0, chunk.seq0 + n, dtype=np.int64))]
+    return assemble(_sse_parts(chunk), n)
+
+
+def sse_lines(chunk: Chunk) -> np.ndarray:
+    """sse(chunk) as one NUL-padded row per event (encode/interleave.py)."""
+    return lay_out(_sse_parts(chunk), len(chunk))[0]
+
+
+def _sse_parts(chunk: Chunk) -> list[Part]:
+    head: list[Part] = [b"id: ", *ints(chunk.seq_column())]
     head.append(b"\nevent: " + chunk.spec.name.encode() + b"\ndata: ")
     parts = json_parts(chunk)
     if parts is None:
         lines = encode_rows(chunk.rows())[:-1].split(b"\n")
         parts = [matrix(lines)]
-    return assemble([*head, *parts, b"\n\n"], n)
+    return [*head, *parts, b"\n\n"]
 
 
 def _render(col: Column, n: int) -> list[Part]:

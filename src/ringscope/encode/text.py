@@ -32,12 +32,13 @@ from .columns import (
     hex_bytes,
     int_lists,
     ints,
+    lay_out,
     lookup,
     matrix,
     same_cstring,
 )
 
-__all__ = ["HEAD", "text", "text_header", "text_row", "text_value"]
+__all__ = ["HEAD", "text", "text_header", "text_lines", "text_row", "text_value"]
 
 HEAD = ("seq", "ts_ns", "type", "cpu", "pid", "tid", "uid", "comm", "cgroup_id")  # not in DETAILS
 _WIDTHS = {"time": 14, "cpu": 3, "comm": 16, "pid": 7, "tid": 7, "type": 12}
@@ -128,9 +129,27 @@ def text(chunk: Chunk) -> bytes:
     n = len(chunk)
     if n == 0:
         return b""
+    parts = _parts(chunk)
+    if parts is None:
+        return b"".join(text_row(r) for r in chunk.rows())
+    return assemble(parts, n)
+
+
+def text_lines(chunk: Chunk) -> np.ndarray:
+    """text(chunk) as one NUL-padded row per event (encode/interleave.py)."""
+    parts = _parts(chunk)
+    if parts is None:
+        return matrix([text_row(r) for r in chunk.rows()])
+    return lay_out(parts, len(chunk))[0]
+
+
+def _parts(chunk: Chunk) -> list[Part] | None:
+    """The parts of each event's line, or None for a spec that has only a
+    row touch-up."""
+    n = len(chunk)
     spec = chunk.spec
     if spec.finish is not None and spec.finish_columns is None:
-        return b"".join(text_row(r) for r in chunk.rows())
+        return None
     cols = chunk.columns()
     if spec.finish_columns is not None:
         spec.finish_columns(cols)
@@ -147,7 +166,7 @@ def text(chunk: Chunk) -> bytes:
         parts += _render(col, n)
         sep = b" "
     parts.append(b"\n")
-    return assemble(parts, n)
+    return parts
 
 
 def _array(col: Column) -> np.ndarray:

@@ -19,27 +19,42 @@ _HEADER_ORDER = ("ts_ns", "type", "cpu", "pid", "tid", "uid", "comm", "cgroup_id
 
 @dataclass(slots=True)
 class Chunk:
-    """`len(records)` consecutive events of one type, numbered seq0, seq0+1, ..."""
+    """`len(records)` events of one type, numbered seq0, seq0+1, ...; or,
+    in a Mixed batch (events/mixed.py), numbered `seqs` (ascending, with the
+    other types' events between them; seq0 is seqs[0])."""
 
     layout: EventLayout
     spec: EventSpec
     seq0: int
     records: np.ndarray
+    seqs: np.ndarray | None = None  # int64, when not consecutive
 
     def __len__(self) -> int:
         return len(self.records)
 
+    def _part(self, a: int, b: int) -> Chunk:
+        """Events a..b-1 (views, no copy)."""
+        if self.seqs is None:
+            return Chunk(self.layout, self.spec, self.seq0 + a, self.records[a:b])
+        seqs = self.seqs[a:b]
+        seq0 = int(seqs[0]) if len(seqs) else self.seq0
+        return Chunk(self.layout, self.spec, seq0, self.records[a:b], seqs)
+
     def split(self, k: int) -> tuple[Chunk, Chunk]:
         """The first `k` events and the rest, as two chunks (views, no copy)."""
-        head = Chunk(self.layout, self.spec, self.seq0, self.records[:k])
-        return head, Chunk(self.layout, self.spec, self.seq0 + k, self.records[k:])
+        return self._part(0, k), self._part(k, len(self))
 
     def pieces(self, most: int) -> list[Chunk]:
         """This chunk cut into chunks of at most `most` events (views)."""
         if len(self) <= most:
             return [self]
-        return [Chunk(self.layout, self.spec, self.seq0 + i, self.records[i : i + most])
-                for i in range(0, len(self), most)]  # fmt: skip
+        return [self._part(i, i + most) for i in range(0, len(self), most)]
+
+    def seq_column(self) -> np.ndarray:
+        """Each event's seq (int64)."""
+        if self.seqs is not None:
+            return self.seqs
+        return np.arange(self.seq0, self.seq0 + len(self.records), dtype=np.int64)
 
     def column(self, name: str) -> np.ndarray:
         return self.records[name]
@@ -56,8 +71,7 @@ class Chunk:
                 values = [bytes(v) for v in recs[name]]
             cols[name] = values
         cols["type"] = [self.spec.name] * len(recs)
-        n = len(recs)
-        cols["seq"] = list(range(self.seq0, self.seq0 + n))
+        cols["seq"] = self.seq_column().tolist()
         order = _key_order(cols)
         rows = [dict(zip(order, vals, strict=True)) for vals in zip(*(cols[k] for k in order), strict=True)]
         if self.spec.finish is not None:
@@ -76,7 +90,7 @@ class Chunk:
             raw = isinstance(fmt, str) and fmt.startswith("S") and name in self.spec.raw_fields
             cols[name] = recs[name].tolist() if raw else recs[name]
         cols["type"] = Lookup(np.zeros(n, np.intp), [self.spec.name])
-        cols["seq"] = np.arange(self.seq0, self.seq0 + n, dtype=np.int64)
+        cols["seq"] = self.seq_column()
         return {k: cols[k] for k in _key_order(cols)}
 
 

@@ -20,13 +20,14 @@ import itertools
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from ..events.mixed import Batch, Mixed
 from ..events.records import Chunk, Item, Lost
 from ..filters import Filter
-from .blocks import Block, View
+from .blocks import MIXED, Block, View
 from .filter import ClientFilter
 from .loss import REASONS, Reason
 from .replay import Replay
@@ -50,7 +51,9 @@ class HubSession(Protocol):
     @property
     def lost(self) -> dict[str, int]: ...
 
-    def poll(self, timeout: float | None = None, *, flush: bool = False) -> list[Item]: ...
+    def poll(
+        self, timeout: float | None = None, *, flush: bool = False, mixed: Literal[True]
+    ) -> list[Batch]: ...
     def set_filter(self, flt: Filter, type_mask: int | None = None) -> None: ...
     def detach(self) -> None: ...
     def kernel_drops(self) -> dict[str, int]: ...
@@ -61,11 +64,15 @@ IDLE_INTERVAL = 0.25  # seconds between polls with no subscribers
 BLOCK_MAX = 2048  # events per Block: bounds the loop time one encode takes, and its memory
 
 
-def _split(items: list[Item]) -> Iterator[Item]:
+def _split(items: list[Batch]) -> Iterator[Item | Mixed]:
     """Big chunks (a full ring drained at once) become blocks of BLOCK_MAX,
-    so writers interleave with encoding instead of waiting for all of it."""
+    so writers interleave with encoding instead of waiting for all of it.
+    A Mixed batch of one part is a plain Chunk of consecutive seqs."""
     for item in items:
-        if isinstance(item, Chunk):
+        if isinstance(item, Mixed) and len(item.parts) == 1:
+            part = item.parts[0]
+            item = Chunk(part.layout, part.spec, part.seq0, part.records)
+        if isinstance(item, Chunk | Mixed):
             yield from item.pieces(BLOCK_MAX)
         else:
             yield item
@@ -279,16 +286,17 @@ class Hub:
         """Drain the ring once and offer everything to every subscriber.
         Returns the number of events read. flush=True for the last pump:
         the perf buffer transport then hands on its reorder window too."""
-        items = self.session.poll(0, flush=flush)
+        items = self.session.poll(0, flush=flush, mixed=True)
         stats = self.stats
         stats.polls += 1
         n = 0
         produced = stats.produced
         for item in _split(items):
-            block = Block(item if isinstance(item, Chunk) else self._named_drops(item))
+            block = Block(self._named_drops(item) if isinstance(item, Lost) else item)
             if block.is_event:
                 n += block.count
-                produced[block.type] += block.count
+                for t, k in block.type_counts().items():
+                    produced[t] += k
             self.replay.remember(block)
             for sub in list(self.subscribers.values()):
                 view = self._view_for(sub, block)
@@ -316,7 +324,7 @@ class Hub:
     def _view_for(self, sub: Subscriber, block: Block) -> View | None:
         if not block.is_event:
             return View(block)
-        if not sub.filter.wants(block.type):
+        if block.type != MIXED and not sub.filter.wants(block.type):
             return None
         idx = self._select(block, sub.filter)
         if idx is None:
@@ -326,10 +334,15 @@ class Hub:
     @staticmethod
     def _select(block: Block, flt: ClientFilter) -> np.ndarray | None:
         # Many clients often share one filter: compute each selection once per block.
-        key = ("sel", flt.pid, flt.tid, flt.uid, flt.comm)
+        key: tuple[object, ...] = ("sel", flt.pid, flt.tid, flt.uid, flt.comm)
+        if block.mixed is not None:  # several types: the type filter selects positions too
+            key += (None if flt.types is None else frozenset(flt.types),)
         if key not in block.cache:
-            assert block.chunk is not None
-            block.cache[key] = flt.select(block.chunk)
+            if block.mixed is not None:
+                block.cache[key] = flt.select_mixed(block.mixed)
+            else:
+                assert block.chunk is not None
+                block.cache[key] = flt.select(block.chunk)
         sel: np.ndarray | None = block.cache[key]
         return sel
 
@@ -360,7 +373,8 @@ class Hub:
         delivered = self.stats.delivered
         for e in entries:
             if isinstance(e, View) and e.is_event:
-                delivered[e.block.type] += len(e)
+                for t, k in e.type_counts().items():
+                    delivered[t] += k
                 n += len(e)
         sub.sent(n)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..events.mixed import Mixed
 from ..events.records import Chunk
 
 __all__ = ["ClientFilter"]
@@ -46,6 +47,19 @@ class ClientFilter:
         if mask is None or bool(mask.all()):
             return None
         return np.flatnonzero(mask)
+
+    def select_mixed(self, batch: Mixed) -> np.ndarray | None:
+        """Positions (ascending) of the events of `batch` this filter wants,
+        types included, or None when every event matches."""
+        picked: list[np.ndarray] = []
+        for part in batch.parts:
+            if self.wants(part.spec.name):
+                pos = batch.positions(part)
+                sel = self.select(part)
+                picked.append(pos if sel is None else pos[sel])
+        if sum(map(len, picked)) == batch.count:
+            return None
+        return np.sort(np.concatenate(picked)) if picked else np.empty(0, np.int64)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)

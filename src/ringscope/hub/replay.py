@@ -41,8 +41,8 @@ class Replay:
         self.blocks: deque[Block] = deque()
         self.events = 0
         self.next_seq = 0  # the seq after the newest block
-        # (seq0, count, type, loss record or None), oldest first
-        self._old: deque[tuple[int, int, str, Lost | None]] = deque(maxlen=summaries)
+        # (seq0, count, events per type, loss record or None), oldest first
+        self._old: deque[tuple[int, int, dict[str, int], Lost | None]] = deque(maxlen=summaries)
 
     def remember(self, block: Block) -> None:
         """Called for every block (the hot path): keep it lean."""
@@ -54,7 +54,7 @@ class Replay:
         while blocks and events - blocks[0].count >= self.max_events:
             old = blocks.popleft()
             events -= old.count
-            self._old.append((old.seq0, old.count, old.type, old.lost))
+            self._old.append((old.seq0, old.count, old.type_counts(), old.lost))
         self.events = events
 
     @property
@@ -79,20 +79,27 @@ class Replay:
             return None
         by_type: Counter[str] = Counter()
         losses: dict[str, Lost] = {}
-        for seq0, count, type_name, lost in reversed(self._old):
+        split = False  # a block of several types only partly in the gap: how many of each is unknown
+        for seq0, count, types, lost in reversed(self._old):
             if seq0 + count <= start:
                 break
             if lost is not None:
                 old = losses.get(lost.stage)
                 losses[lost.stage] = lost if old is None else merge_lost(lost, old)
-            elif flt.wants(type_name):
-                by_type[type_name] += min(seq0 + count, end) - max(seq0, start)
+                continue
+            inside = min(seq0 + count, end) - max(seq0, start)
+            split = split or (len(types) > 1 and inside < count)
+            for type_name, n in types.items():
+                if flt.wants(type_name):
+                    by_type[type_name] += n if len(types) > 1 else inside
         loss = ClientLoss("replay-gap", first_seq=start, last_seq=end - 1)
         reaches = bool(self._old) and self._old[0][0] <= start
         if not reaches:
             loss.exact, loss.note = False, "the gap is older than the server remembers"
         elif flt.selects_rows:
             loss.exact, loss.note = False, "the filter selects on fields the server no longer has"
+        elif split:
+            loss.exact, loss.note = False, "the gap starts inside a block of several event types"
         else:
             loss.count, loss.by_type = sum(by_type.values()), by_type
         return Gap(loss, list(losses.values()))

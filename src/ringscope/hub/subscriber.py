@@ -127,10 +127,14 @@ class Subscriber:
     def count_loss(self, reason: Reason, type_name: str, n: int) -> None:
         self.lost[(reason, type_name)] += n
 
+    def _count_view(self, reason: Reason, view: View) -> None:
+        for t, n in view.type_counts().items():
+            self.count_loss(reason, t, n)
+
     def _lose(self, loss: ClientLoss, view: View) -> None:
-        n = len(view)
-        loss.add(view.block.type, n, view.first_seq(), view.last_seq())
-        self.lost[(loss.reason, view.block.type)] += n
+        for t, n in view.type_counts().items():
+            loss.add(t, n, view.first_seq(), view.last_seq())
+            self.lost[(loss.reason, t)] += n
 
     def _drop_tail(self, view: View) -> None:
         tail = self.queue[-1] if self.queue else None
@@ -288,14 +292,14 @@ class Subscriber:
         records and notices stay queued for a last best-effort write."""
         for e in self._inflight:
             if isinstance(e, View) and e.is_event:
-                self.count_loss(reason, e.block.type, len(e))
+                self._count_view(reason, e)
         self._inflight = []
         self.sending = 0
         kept: list[Entry] = []
         for e in self.queue:
             if _is_events(e):
                 assert isinstance(e, View)
-                self.count_loss(reason, e.block.type, len(e))
+                self._count_view(reason, e)
             else:
                 kept.append(e)
         self.queue.clear()

@@ -78,9 +78,10 @@ def _items(entries: Sequence[Entry]) -> Iterator[tuple[str, int, bytes]]:
             yield str(e.doc.get("type", "notice")), -1, _row_line(e)[:-1]
             continue
         lines = e.block.lines()
-        seq0, t = e.block.seq0, e.block.type
+        seq0 = e.block.seq0
+        kinds, names = e.block.kinds()  # the type of each event (a block may mix them)
         for i in e.positions():
-            yield t, seq0 + i, lines[i]
+            yield names[kinds[i]], seq0 + i, lines[i]
 
 
 def _arrays(entries: Sequence[Entry], batch: int) -> Iterator[tuple[str, int, bytes]]:

@@ -201,13 +201,23 @@ class TracepointSpec(DynamicSpec):
 def _gather(raw: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """Row i's bytes raw[i, start[i]:stop[i]], as a column of `S<w>` strings."""
     n = len(raw)
-    width = int(np.maximum(stop - start, 0).max()) if n else 0
+    lens = np.maximum(stop - start, 0)
+    width = int(lens.max()) if n else 0
     if width == 0:
         return np.zeros(n, "S1")
-    idx = start[:, None] + np.arange(width)
-    valid = idx < stop[:, None]
-    picked = raw[np.arange(n)[:, None], np.minimum(idx, raw.shape[1] - 1)]
-    return np.ascontiguousarray(np.where(valid, picked, 0).astype(np.uint8)).view(f"S{width}").reshape(n)
+    if bool((start == start[0]).all()):
+        # One offset in every row (a tracepoint's strings follow its fixed
+        # part, so they usually do): one strided copy instead of a gather,
+        # which costs 4-5x as much and is what a batch of several
+        # interleaved types spends most of its tracepoint decoding on.
+        a = int(start[0])
+        out = np.array(raw[:, a : a + width], np.uint8)
+    else:
+        idx = start[:, None] + np.arange(width)
+        out = raw[np.arange(n)[:, None], np.minimum(idx, raw.shape[1] - 1)].astype(np.uint8)
+    # Past each row's stop is the rest of the record, not the string.
+    np.multiply(out, np.arange(width) < lens[:, None], out=out, casting="unsafe")
+    return out.view(f"S{width}").reshape(n)
 
 
 def _array_value(value: Any, fmt: object) -> Any:

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .base import Run
+from .base import Run, Window
 
 __all__ = ["CaptureReader", "PollRecord"]
 
@@ -124,6 +124,10 @@ class CaptureReader:
         time.sleep(max(0.0, timeout if due is None else min(timeout, due)))
         due = self._due_in()
         return due is not None and due <= 0
+
+    def gather(self, *, flush: bool = False) -> Window:
+        """drain() as a Window (a capture stores Runs)."""
+        return Window.of(self.drain(flush=flush))
 
     def drain(self, *, flush: bool = False) -> list[Run]:
         """The next recorded poll's Runs if it is due, else nothing."""

@@ -45,7 +45,7 @@ from .._perf import syscall as perf_sys
 from .._perf.attr import PerfEventAttr, constants
 from ..closing import Closing
 from ..errors import BadInput, RingscopeError, error_from_errno
-from .base import RING_HDR_SIZE, Run
+from .base import RING_HDR_SIZE, Run, Window
 from .perfmmap import PAGE, REC_HDR, MmapPage, PerfMmap, per_cpu_pages, ring_bytes
 from .reorder import DEFAULT_REORDER_NS, PerfStats, ReorderBuffer
 from .topology import online_cpus
@@ -233,6 +233,10 @@ class PerfReader(Closing):
             self.stats.kernel_lost += ring.read(blocks)
         self.merge.add(blocks)
         return self.merge.release(horizon)
+
+    def gather(self, *, flush: bool = False) -> Window:
+        """drain() as a Window: the merge hands on runs in ts order already."""
+        return Window.of(self.drain(flush=flush))
 
     def close(self) -> None:
         """Remove our fds from the map, close the events. Idempotent."""

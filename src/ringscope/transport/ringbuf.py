@@ -12,6 +12,12 @@ checks all their headers in one numpy comparison, and copies the verified
 prefix with one memcpy. Records of another size start a new run. The
 reader is synchronous and exposes its fd; async use is an adapter.
 
+gather() is the same idea for interleaved types, whose lengths alternate
+(open, syscall, open, ...) and would make drain() cut one run per record:
+it finds the period of the lengths, checks every later header against that
+pattern in one numpy comparison per slot of the period, and gathers each
+slot's records into one group per length (a Window, see base.py).
+
 Memory ordering (see ordering.py): producer_pos and each header are loaded
 before the data behind them, with a fence between; the consumer position is
 stored only after every copy, behind a fence. The kernel's side of the same
@@ -29,7 +35,7 @@ import numpy as np
 
 from .._libbpf import Map
 from ..errors import BadInput
-from .base import RING_HDR_SIZE, Run
+from .base import RING_HDR_SIZE, Run, Window
 from .ordering import TSO, fence
 from .sizing import default_wakeup
 
@@ -39,6 +45,8 @@ BUSY = 1 << 31
 DISCARD = 1 << 30
 PAGE = mmap.PAGESIZE
 MAP_TYPE_RINGBUF = 27
+PROBE = 16  # headers gather() walks one by one to find the pattern of lengths
+MAX_PERIOD = 8  # longest pattern looked for; past it the walked records are the pattern
 
 
 class RingReader:
@@ -149,6 +157,72 @@ class RingReader:
         self._cons_pos[0] = cons
         return runs
 
+    def gather(self, *, flush: bool = False) -> Window:
+        """What drain() returns, gathered by length into a Window, in one
+        pass over the committed records however their lengths interleave.
+        Stops at a BUSY record as drain() does; `flush` changes nothing."""
+        cons = int(self._cons_pos[0])
+        prod = int(self._prod_pos[0])
+        views: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+        k = 0  # records gathered so far
+        while cons < prod:
+            lens = self._walk(cons, prod)
+            if not lens:
+                break  # reserved, not yet submitted: later records wait too
+            pattern = lens[: _period(lens)]
+            strides = [_stride(h) for h in pattern]
+            period = sum(strides)
+            m = self._repeats(cons, prod, pattern, period)
+            if not TSO:
+                fence()  # acquire: the headers were read before the data below
+            rows = self._data[(cons & self._mask) :][: m * period].reshape(m, period)
+            slots, kept = _slots(pattern, strides)
+            reps = np.arange(m, dtype=np.int64) * kept + k
+            for stride, at in slots.items():
+                datas, idx = views.setdefault(stride, ([], []))
+                if len(at) == 1:  # a strided view: copied once, below
+                    datas.append(rows[:, at[0][0] : at[0][0] + stride])
+                    idx.append(reps + at[0][1])
+                else:  # this length twice in the pattern: rows stay in stream order
+                    cols = np.concatenate([np.arange(o, o + stride) for o, _ in at])
+                    datas.append(rows[:, cols].reshape(-1, stride))
+                    idx.append((reps[:, None] + np.array([r for _, r in at])).reshape(-1))
+            k += kept * m
+            cons += m * period
+        # One copy per length, out of the ring, before the space is given back.
+        groups = [Run(s, np.concatenate(d).reshape(-1)) for s, (d, _) in views.items()]
+        index = [np.concatenate(i) for _, i in views.values()]
+        if not TSO:
+            fence()  # release: every copy is done before the space is given back
+        self._cons_pos[0] = cons
+        return Window(groups, index, k)
+
+    def _walk(self, cons: int, prod: int) -> list[int]:
+        """The headers of up to PROBE committed records from `cons`."""
+        words, mask = self._words, self._mask
+        lens: list[int] = []
+        while cons < prod and len(lens) < PROBE:
+            hlen = int(words[(cons & mask) >> 2])
+            if hlen & BUSY:
+                break
+            lens.append(hlen)
+            cons += _stride(hlen)
+        return lens
+
+    def _repeats(self, cons: int, prod: int, pattern: list[int], period: int) -> int:
+        """How many times in a row `pattern` (headers, `period` bytes in
+        all) repeats from `cons`: every header checked, one comparison per
+        slot. At least once: the walk read the first repeat."""
+        n = (prod - cons) // period
+        ok: np.ndarray | None = None
+        first = (cons & self._mask) >> 2
+        for hlen in pattern:
+            same = self._words[first :: period >> 2][:n] == hlen
+            ok = same if ok is None else ok & same
+            first += _stride(hlen) >> 2
+        assert ok is not None
+        return n if bool(ok.all()) else max(1, int(np.argmin(ok)))
+
     def close(self) -> None:
         if self._epoll.closed:
             return
@@ -162,3 +236,30 @@ class RingReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stride(hlen: int) -> int:
+    """Bytes from a record's header to the next one's."""
+    return ((hlen & ~(BUSY | DISCARD)) + RING_HDR_SIZE + 7) & ~7
+
+
+def _slots(pattern: list[int], strides: list[int]) -> tuple[dict[int, list[tuple[int, int]]], int]:
+    """Where the kept (not discarded) records of a pattern sit: per stride,
+    (byte offset in the pattern, rank among the kept); and how many are kept."""
+    slots: dict[int, list[tuple[int, int]]] = {}
+    off = kept = 0
+    for hlen, stride in zip(pattern, strides, strict=True):
+        if not hlen & DISCARD:
+            slots.setdefault(stride, []).append((off, kept))
+            kept += 1
+        off += stride
+    return slots, kept
+
+
+def _period(lens: list[int]) -> int:
+    """The shortest p <= MAX_PERIOD such that the walked headers repeat
+    every p (and at least twice); else all of them."""
+    for p in range(1, min(MAX_PERIOD, len(lens) // 2) + 1):
+        if all(lens[i] == lens[i - p] for i in range(p, len(lens))):
+            return p
+    return len(lens)
