@@ -19,7 +19,7 @@ from ..session import Session
 from ..sources.hist_query import HistQuery, parse_spec
 from .commands import COMMANDS
 from .config import read_config
-from .nats_options import add_credentials, add_export_options, exporter_from_args
+from .nats_options import add_export_options, exporter_from_args, target_from_args
 from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
 from .values import count, integer, number
 
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.source is not None:
         from ..fleet import serve_fleet
 
-        return serve_fleet(args, token, tls)
+        return serve_fleet(target_from_args(args.source, "--from", args), args, token, tls)
     if args.hosts is not None:
         raise BadInput("--hosts goes with --from URL")
     exporter = exporter_from_args(args)

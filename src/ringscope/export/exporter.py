@@ -13,6 +13,7 @@ HEARTBEAT seconds; loss is published on `.lost` as records of stage
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 import time
@@ -139,10 +140,8 @@ class Exporter:
                 if not told:
                     print(f"ringscope: export: {e}; retrying every {RETRY:g} s", file=sys.stderr, flush=True)
                     told = True
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), RETRY)
-                except TimeoutError:
-                    pass
                 continue
             self.connected, self.error = True, None
             if told:

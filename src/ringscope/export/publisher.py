@@ -10,7 +10,7 @@ exporter's own event loop."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .message import Message
 from .queue import Outbox
@@ -79,7 +79,7 @@ class Publisher:
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _confirm(self, msg: Message, fut: asyncio.Future[object]) -> None:
+    async def _confirm(self, msg: Message, fut: asyncio.Future[Any]) -> None:
         try:
             await asyncio.wait_for(fut, self.ack_timeout)
         except asyncio.CancelledError:
