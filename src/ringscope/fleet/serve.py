@@ -11,7 +11,7 @@ import ssl
 import sys
 
 from ..errors import BadInput, RingscopeError
-from ..jetstream import NatsTarget, connect
+from ..jetstream import NatsTarget, StreamSpec, connect, ensure_stream
 from ..jetstream.subjects import check_host
 
 __all__ = ["serve_fleet"]
@@ -40,6 +40,8 @@ async def _serve(target: NatsTarget, args: argparse.Namespace, token: str | None
     nc = await connect(target, name="ringscope-fleet")
     hosts = Hosts(args.hosts)
     try:
+        # The stream may not exist yet (no host has exported): make it, with no limits set.
+        await ensure_stream(nc.jetstream(), StreamSpec(args.export_stream), update=False)
         await hosts.start(nc)
     except Exception as e:
         await nc.close()

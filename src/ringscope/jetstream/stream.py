@@ -25,8 +25,9 @@ class StreamSpec:
     max_bytes: int = -1  # -1 = no limit
 
 
-async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
-    """Create the stream (subjects ringscope.>) or bring its limits to `spec`."""
+async def ensure_stream(js: JetStreamContext, spec: StreamSpec, *, update: bool = True) -> None:
+    """Create the stream (subjects ringscope.>) or, with `update`, bring its
+    limits to `spec` (a reader, serve --from, only creates a missing one)."""
     from nats.errors import Error as NatsError
     from nats.js.api import StreamConfig
     from nats.js.errors import NotFoundError
@@ -39,6 +40,7 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec) -> None:
         except NotFoundError:
             await js.add_stream(config)
             return
-        await js.update_stream(config)
+        if update:
+            await js.update_stream(config)
     except (NatsError, TimeoutError) as e:
         raise RingscopeError(f"JetStream stream {spec.name}: {str(e).strip() or type(e).__name__}") from None
