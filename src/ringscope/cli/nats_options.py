@@ -38,6 +38,8 @@ def add_export_options(p: argparse.ArgumentParser) -> None:
                    help="the stream keeps messages this long (default 0: no limit)")  # fmt: skip
     g.add_argument("--export-max-bytes", metavar="SIZE", default="0",
                    help="the stream keeps at most this many bytes, e.g. 1G (default 0: no limit)")  # fmt: skip
+    g.add_argument("--export-buffer", metavar="SIZE", default="32M",
+                   help="message bytes held in memory before the spool (default 32M)")  # fmt: skip
     g.add_argument("--export-spool", metavar="DIR",
                    help="keep messages here while NATS is slow or down (default: memory only)")  # fmt: skip
     g.add_argument("--export-spool-limit", metavar="SIZE", default="256M",
@@ -74,9 +76,12 @@ def exporter_from_args(args: argparse.Namespace) -> Exporter | None:
         raise BadInput(f"bad --export-max-age {args.export_max_age}: 0 (no limit) or more seconds")
     max_bytes = parse_size(args.export_max_bytes)
     spool_limit = parse_size(args.export_spool_limit)
-    if spool_limit < 1:
-        raise BadInput(f"bad --export-spool-limit {args.export_spool_limit}: must be positive")
+    buffer = parse_size(args.export_buffer)
+    for opt, text, value in (("--export-spool-limit", args.export_spool_limit, spool_limit),
+                             ("--export-buffer", args.export_buffer, buffer)):  # fmt: skip
+        if value < 1:
+            raise BadInput(f"bad {opt} {text}: must be positive")
     if not args.export_stream.isidentifier() and not args.export_stream.replace("-", "_").isidentifier():
         raise BadInput(f"bad --export-stream {args.export_stream[:80]!r}: letters, digits, '-' and '_'")
     spec = StreamSpec(args.export_stream, float(args.export_max_age), max_bytes or -1)
-    return Exporter(target, host, spec, spool_dir=args.export_spool, spool_limit=spool_limit)
+    return Exporter(target, host, spec, spool_dir=args.export_spool, spool_limit=spool_limit, memory=buffer)

@@ -27,7 +27,7 @@ from ..jetstream import NatsTarget, StreamSpec, connect, ensure_stream
 from ..jetstream.subjects import LOST, subject
 from .message import Message, block_messages, run_id, status_message
 from .publisher import Publisher
-from .queue import Outbox
+from .queue import DEFAULT_MEMORY, Outbox
 from .spool import Spool
 
 if TYPE_CHECKING:
@@ -43,12 +43,12 @@ RETRY = 1.0  # seconds between connection attempts
 
 class Exporter:
     def __init__(self, target: NatsTarget, host: str, stream: StreamSpec, *, spool_dir: str | None = None,
-                 spool_limit: int = 256 << 20) -> None:  # fmt: skip
+                 spool_limit: int = 256 << 20, memory: int = DEFAULT_MEMORY) -> None:  # fmt: skip
         self.target = target
         self.host = host
         self.stream = stream
         self.run = run_id()
-        self.outbox = Outbox(Spool(spool_dir, spool_limit) if spool_dir else None)
+        self.outbox = Outbox(Spool(spool_dir, spool_limit) if spool_dir else None, memory)
         self.connected = False
         self.error: str | None = None  # the last connection error, for /api/status
         self.reconnects = 0
