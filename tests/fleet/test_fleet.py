@@ -108,7 +108,7 @@ async def test_a_tiny_spool_counts_exactly_what_is_missing(nats: Nats, tmp_path:
         s = wait_settled(h, 120)
         assert s["lost"] > 0 and s["delivered"] > 0
         per_host, seqs, _ = await stored(nats.url)
-        assert per_host["delta"] == s["delivered"]
+        assert per_host["delta"] == s["delivered"] and set(seqs.values()) == {1}
         assert s["produced"] - per_host["delta"] == s["lost"]  # the export loss is what is missing
         status = h.get("/api/status")
         assert status["lost"]["export"] == s["lost"]

@@ -56,6 +56,7 @@ class Exporter:
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._first = threading.Event()  # set after the first connection attempt
+        self._quiet = False
         self._publisher: Publisher | None = None
         self._loss_reports = 0
         self._report: Message | None = None  # a loss record published and not yet acked
@@ -81,6 +82,7 @@ class Exporter:
     def start(self, *, wait: bool = False) -> None:
         """Run the thread. With `wait`, the first connection must succeed:
         RingscopeError (one line) if it does not."""
+        self._quiet = wait  # the caller says why it failed; no "retrying" line
         self._thread = threading.Thread(target=self._main, name="ringscope-export", daemon=True)
         self._thread.start()
         self._first.wait()
@@ -137,7 +139,7 @@ class Exporter:
             except RingscopeError as e:
                 self.error = str(e)
                 self._first.set()
-                if not told:
+                if not told and not self._quiet:
                     print(f"ringscope: export: {e}; retrying every {RETRY:g} s", file=sys.stderr, flush=True)
                     told = True
                 with contextlib.suppress(TimeoutError):

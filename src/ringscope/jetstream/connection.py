@@ -107,25 +107,38 @@ async def connect(target: NatsTarget, *, name: str, reconnect: bool = True) -> C
     """A connection to `target`. With `reconnect`, nats-py reconnects for
     ever once connected; the first connect fails with RingscopeError (one
     line) so the caller decides to retry or stop."""
-    import nats
+    from nats.aio.client import Client
     from nats.errors import Error as NatsError
 
-    async def quiet(_: Exception) -> None:
-        pass  # reconnects are the exporter's business (counted, reported in status)
+    seen: list[Exception] = []  # why attempts failed ("no servers" only says that they did)
 
+    async def quiet(e: Exception) -> None:
+        if len(seen) < 4:
+            seen.append(e)  # logged by nobody: the caller says it once, in one line
+
+    nc = Client()
     try:
-        return await nats.connect(
-            target.url, name=name, connect_timeout=CONNECT_TIMEOUT, allow_reconnect=reconnect,
-            max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=quiet,
-            pending_size=64 << 20, **_options(target),
+        # The first connect must fail fast: nats-py retries a server until
+        # max_reconnect_attempts, even a first connect (forever with -1).
+        # Reconnecting is turned on once connected: nats-py reads its
+        # options at each disconnection.
+        await nc.connect(
+            target.url, name=name, connect_timeout=CONNECT_TIMEOUT, allow_reconnect=False,
+            max_reconnect_attempts=1, reconnect_time_wait=0, error_cb=quiet, pending_size=64 << 20,
+            **_options(target),
         )  # fmt: skip
-    except (OSError, ssl.SSLError) as e:
-        raise RingscopeError(f"cannot read NATS credentials or TLS files: {e}") from None
-    except (NatsError, TimeoutError, ValueError) as e:
-        raise RingscopeError(f"cannot connect to NATS at {target.shown}: {_why(e)}") from None
+    except (OSError, ssl.SSLError, NatsError, TimeoutError, ValueError) as e:
+        cause = seen[0] if seen else e
+        await nc.close()
+        raise RingscopeError(f"cannot connect to NATS at {target.shown}: {_why(cause)}") from None
+    if reconnect:
+        nc.options.update(allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    return nc
 
 
-def _why(e: Exception) -> str:
+def _why(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.errno is not None:
+        return os.strerror(e.errno).lower()  # "connection refused", not asyncio's wording
     text = str(e).strip() or type(e).__name__
     if "authorization" in text.lower():
         return "authorization violation (check --nats-creds / --nats-token-file)"
