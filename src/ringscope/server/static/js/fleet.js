@@ -39,9 +39,9 @@ async function poll() {
   }
 }
 
-function onEvent(ev) {
-  const row = JSON.parse(ev.data);
-  seen.set(row.host, (seen.get(row.host) || 0) + 1);
+function onRow(row) {
+  if (row.type === "end") return;
+  if (row.type !== "lost") seen.set(row.host, (seen.get(row.host) || 0) + 1);
   const list = document.getElementById("events");
   const li = document.createElement("li");
   li.textContent = `${row.host} ${row.type} ${row.comm ?? ""} ${row.pid ?? ""}`;
@@ -49,10 +49,30 @@ function onEvent(ev) {
   while (list.children.length > MAX_ROWS) list.lastChild.remove();
 }
 
-const source = new EventSource("/events");
-source.onmessage = onEvent;
-source.addEventListener("open", () => poll());
-for (const t of ["exec", "exit", "fork", "open", "connect", "accept", "lost"]) source.addEventListener(t, onEvent);
-// Any other type name: EventSource has no catch-all, so the page also polls counts.
+// NDJSON rather than EventSource: SSE events are named by type, and a
+// fleet's types are not known in advance (EventSource has no catch-all).
+async function follow() {
+  for (;;) {
+    try {
+      const r = await fetch("/events.ndjson");
+      const reader = r.body.getReader();
+      const text = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += text.decode(value, { stream: true });
+        const lines = buf.split("\n");
+        buf = lines.pop();
+        for (const line of lines) if (line) onRow(JSON.parse(line));
+      }
+    } catch (e) {
+      document.getElementById("conn").textContent = "server down";
+    }
+    await new Promise((ok) => setTimeout(ok, 1000));
+  }
+}
+
+follow();
 poll();
 setInterval(poll, 1000);
