@@ -33,38 +33,46 @@ class Publisher:
         self.outbox = outbox
         self.window = window
         self.ack_timeout = ack_timeout
-        self._room = asyncio.Semaphore(window)
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Published, ack awaited: the future nats-py resolves, its message, when sent.
+        # Done callbacks, not a task per message: a task costs more than the publish.
+        self._pending: dict[asyncio.Future[Any], tuple[Message, float]] = {}
         self.errors = 0
         self.last_error: str | None = None
 
     @property
     def pending(self) -> int:
-        return len(self._tasks)
+        return len(self._pending)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish what the outbox holds until `stop` is set."""
         loop = asyncio.get_running_loop()
+        sweeper = loop.create_task(self._sweep())
+        try:
+            await self._run(stop, loop)
+        finally:
+            sweeper.cancel()
+
+    async def _run(self, stop: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
         while not stop.is_set():
             if not self.nc.is_connected:
                 await asyncio.sleep(0.05)  # nats-py reconnects; publishing now only fills its buffer
                 continue
             free = self.window - self.pending
-            msgs = self.outbox.take(free) if free else []
+            msgs = self.outbox.take(free) if free > 0 else []
             if not msgs:
                 # The outbox's event is a threading one: wait for it off the loop, briefly.
-                if free:
+                if free > 0:
                     await loop.run_in_executor(None, self.outbox.wait, 0.05)
                 else:
-                    await asyncio.sleep(0.001)
+                    await asyncio.sleep(0.0005)
                 continue
             for i, msg in enumerate(msgs):
-                if not await self._publish(msg):
+                if not await self._publish(msg, loop):
                     for rest in msgs[i + 1 :]:
                         self.outbox.retry(rest)
                     break
 
-    async def _publish(self, msg: Message) -> bool:
+    async def _publish(self, msg: Message, loop: asyncio.AbstractEventLoop) -> bool:
         from nats.errors import Error as NatsError
 
         try:
@@ -74,22 +82,33 @@ class Publisher:
             self.outbox.retry(msg)
             await asyncio.sleep(0.05)
             return False
-        task = asyncio.get_running_loop().create_task(self._confirm(msg, fut))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._pending[fut] = (msg, loop.time())
+        fut.add_done_callback(self._done)
         return True
 
-    async def _confirm(self, msg: Message, fut: asyncio.Future[Any]) -> None:
-        try:
-            await asyncio.wait_for(fut, self.ack_timeout)
-        except asyncio.CancelledError:
-            self.outbox.retry(msg)  # stopped before the ack came: it goes to the spool
-            raise
-        except Exception as e:  # a timeout or the server's error: publish again
-            self._failed(e)
-            self.outbox.retry(msg)
+    def _done(self, fut: asyncio.Future[Any]) -> None:
+        entry = self._pending.pop(fut, None)
+        if entry is None:
             return
-        self.outbox.acked(msg)
+        msg = entry[0]
+        if fut.cancelled():
+            self.outbox.retry(msg)  # no ack in time (_sweep), or stopped: it goes again (or to the spool)
+        elif fut.exception() is not None:
+            self._failed(fut.exception())  # type: ignore[arg-type]
+            self.outbox.retry(msg)
+        else:
+            self.outbox.acked(msg)
+
+    async def _sweep(self) -> None:
+        """Give up on acks older than ack_timeout: their messages go again."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.ack_timeout / 4)
+            too_old = loop.time() - self.ack_timeout
+            for fut, (_, sent) in list(self._pending.items()):
+                if sent < too_old:
+                    self._failed(TimeoutError("no ack"))
+                    fut.cancel()
 
     def _failed(self, e: BaseException) -> None:
         self.errors += 1
@@ -97,9 +116,8 @@ class Publisher:
 
     async def drain(self, timeout: float) -> None:
         """Wait up to `timeout` for the acks in flight, then give up on them."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks))
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=timeout)
+        for fut in list(self._pending):
+            fut.cancel()
+        await asyncio.sleep(0)  # let their done callbacks give the messages back
