@@ -10,6 +10,7 @@ exporter's own event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from .message import Message
@@ -36,6 +37,7 @@ class Publisher:
         # Published, ack awaited: the future nats-py resolves, its message, when sent.
         # Done callbacks, not a task per message: a task costs more than the publish.
         self._pending: dict[asyncio.Future[Any], tuple[Message, float]] = {}
+        self._room = asyncio.Event()
         self.errors = 0
         self.last_error: str | None = None
 
@@ -64,7 +66,9 @@ class Publisher:
                 if free > 0:
                     await loop.run_in_executor(None, self.outbox.wait, 0.05)
                 else:
-                    await asyncio.sleep(0.0005)
+                    self._room.clear()  # the window is full: woken by the next ack
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._room.wait(), 0.05)
                 continue
             for i, msg in enumerate(msgs):
                 if not await self._publish(msg, loop):
@@ -90,6 +94,7 @@ class Publisher:
         entry = self._pending.pop(fut, None)
         if entry is None:
             return
+        self._room.set()
         msg = entry[0]
         if fut.cancelled():
             self.outbox.retry(msg)  # no ack in time (_sweep), or stopped: it goes again (or to the spool)
