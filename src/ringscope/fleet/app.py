@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Mapping
 
+import orjson
 from aiohttp import web
 
 from ..numbers import parse_int
@@ -19,7 +20,7 @@ from ..server.app import STATIC
 from ..server.errors import json_error, json_errors, utf8_query_middleware
 from ..server.params import BadParam, single_valued
 from ..server.security import auth_middleware, host_middleware, origin_middleware
-from .feed import FleetFilter, messages
+from .feed import FleetFilter, messages, subscribe
 from .metrics import exposition
 from .state import FLEET, FleetState
 
@@ -63,10 +64,15 @@ async def _stream(request: web.Request, sse: bool) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": kind, "Cache-Control": "no-store"})
     resp.enable_chunked_encoding()
     await resp.prepare(request)
-    state.clients += 1
+    try:
+        sub = await subscribe(state.nc, flt, after)
+    except Exception as e:  # JetStream refused the consumer: say so in the stream, which has begun
+        await resp.write(b'{"type":"end","reason":"error","error":%s}\n' % orjson.dumps(str(e)[:200]))
+        return resp
+    state.clients += 1  # counted once its consumer exists: from here on it misses nothing
     left = limit
     try:
-        async for m in messages(state.nc, flt, after):
+        async for m in messages(sub, flt):
             body = m.ndjson
             if left is not None and m.count > left:
                 body = b"".join(body.splitlines(keepends=True)[:left])
@@ -80,6 +86,8 @@ async def _stream(request: web.Request, sse: bool) -> web.StreamResponse:
         pass
     finally:
         state.clients -= 1
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(sub.unsubscribe(), 1.0)
     with contextlib.suppress(ConnectionError, RuntimeError):
         await resp.write_eof()
     return resp

@@ -24,8 +24,11 @@ from ..jetstream.subjects import LOST, STATUS, filter_subject, host_of
 if TYPE_CHECKING:
     from nats.aio.client import Client
     from nats.aio.msg import Msg
+    from nats.js.client import JetStreamContext
 
-__all__ = ["FleetFilter", "FleetMessage", "messages", "with_host"]
+    PushSubscription = JetStreamContext.PushSubscription
+
+__all__ = ["FleetFilter", "FleetMessage", "messages", "subscribe", "with_host"]
 
 
 @dataclass(frozen=True)
@@ -67,23 +70,24 @@ def with_host(payload: bytes, host: str) -> bytes:
     return field + payload[1:].replace(b"\n{", b"\n" + field)
 
 
-async def messages(nc: Client, flt: FleetFilter, after: int | None) -> AsyncIterator[FleetMessage]:
-    """The messages `flt` wants, from stream sequence after+1 (or new ones
-    only when `after` is None), until the caller stops iterating."""
+async def subscribe(nc: Client, flt: FleetFilter, after: int | None) -> PushSubscription:
+    """An ordered consumer for `flt`, from stream sequence after+1 (or new
+    messages only when `after` is None). The caller unsubscribes."""
     from nats.js.api import ConsumerConfig, DeliverPolicy
 
     if after is None:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
     else:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after + 1)
-    sub = await nc.jetstream().subscribe(flt.subject(), ordered_consumer=True, config=config)
-    try:
-        async for msg in sub.messages:
-            item = _message(msg, flt)
-            if item is not None:
-                yield item
-    finally:
-        await sub.unsubscribe()
+    return await nc.jetstream().subscribe(flt.subject(), ordered_consumer=True, config=config)
+
+
+async def messages(sub: PushSubscription, flt: FleetFilter) -> AsyncIterator[FleetMessage]:
+    """The messages of `sub` that `flt` wants, until the caller stops iterating."""
+    async for msg in sub.messages:
+        item = _message(msg, flt)
+        if item is not None:
+            yield item
 
 
 def _message(msg: Msg, flt: FleetFilter) -> FleetMessage | None:
