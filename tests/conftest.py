@@ -47,7 +47,7 @@ def need(condition: bool, reason: str) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = str(item.fspath)
-        for tier in ("kernel", "server", "browser", "replay"):
+        for tier in ("kernel", "server", "browser", "replay", "fleet"):
             if f"/tests/{tier}/" in path:
                 item.add_marker(getattr(pytest.mark, tier))
 

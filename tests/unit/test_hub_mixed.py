@@ -150,3 +150,26 @@ def test_encoder_parts_are_those_of_the_block() -> None:
     (batch,) = fake.items
     assert isinstance(batch, Mixed)
     assert encode.ndjson_mixed(batch) == b"".join(orjson.dumps(r) + b"\n" for r in fake.rows)
+
+
+def test_export_splits_a_mixed_block_by_type(fake: MixedSession) -> None:
+    """One message per type, on its own subject, with every event of that
+    type in seq order and an id that no other message of the block has."""
+    from ringscope.export.message import block_messages
+    from ringscope.hub import Block
+
+    fake.push(KINDS)
+    block = Block(fake.items[0])
+    assert block.type == MIXED
+    messages = block_messages(block, "h1", "run")
+    assert len(messages) == 2 and len({m.msg_id for m in messages}) == 2
+    assert sum(m.count for m in messages) == len(KINDS)
+    for m in messages:
+        rows = [orjson.loads(line) for line in m.payload.splitlines()]
+        assert all(r["type"] == m.type_name for r in rows) and len(rows) == m.count
+        assert m.subject.startswith("ringscope.h1.") and m.msg_id == f"h1:run:{rows[0]['seq']}"
+        assert [r["seq"] for r in rows] == sorted(r["seq"] for r in rows)
+    by_seq = sorted(
+        (r for m in messages for r in map(orjson.loads, m.payload.splitlines())), key=lambda r: r["seq"]
+    )
+    assert by_seq == fake.rows

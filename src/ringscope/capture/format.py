@@ -40,6 +40,7 @@ class Kind(enum.IntEnum):
     BTF = 2  # an object's name, NUL, its raw .BTF section
     POLLS = 3  # poll records (polls.py)
     END = 4  # JSON: totals, written by a writer that closed cleanly
+    MESSAGE = 5  # one NATS message waiting in an export spool (export/spool.py)
 
 
 class Codec(enum.IntEnum):

@@ -19,6 +19,7 @@ from ..session import Session
 from ..sources.hist_query import HistQuery, parse_spec
 from .commands import COMMANDS
 from .config import read_config
+from .nats_options import add_export_options, exporter_from_args, target_from_args
 from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
 from .values import count, integer, number
 
@@ -71,6 +72,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "it plays when the first client connects")  # fmt: skip
     p.add_argument("--speed", type=number("speed"), default=1.0,
                    help="with -i: 1 plays at the recorded pace (default), 2 twice as fast, 0 as fast as it goes")  # fmt: skip
+    add_export_options(p)
+    g = p.add_argument_group("the fleet view: serve what hosts exported, from JetStream (no privilege)")
+    g.add_argument("--from", dest="source", metavar="URL",
+                   help="serve the events in JetStream at nats://HOST:PORT instead of this kernel's")  # fmt: skip
+    g.add_argument("--hosts", metavar="PATTERN",
+                   help="with --from: only hosts matching this shell pattern (e.g. 'web-*')")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -113,6 +120,15 @@ def run(args: argparse.Namespace) -> int:
     if args.replay < 0:
         raise BadInput(f"bad --replay {args.replay}: must be 0 (no replay) or more")
     tls = _tls(args)
+    if args.source is not None:
+        from ..fleet import serve_fleet
+
+        return serve_fleet(target_from_args(args.source, "--from", args), args, token, tls)
+    if args.hosts is not None:
+        raise BadInput("--hosts goes with --from URL")
+    exporter = exporter_from_args(args)
+    if exporter is not None and args.input is not None:
+        raise BadInput("--export and -i go apart: export what the kernel produces")
     aggregates = AggregateSet()
     prepared = aggregates.prepare_all(_aggregates(args))  # bad specs fail here, before any loading
     if prepared and args.input is not None:
@@ -134,9 +150,15 @@ def run(args: argparse.Namespace) -> int:
             state = ServerState(hub=hub, session=session, token=token, client_queue=args.client_queue,
                                 max_clients=args.max_clients, aggregates=aggregates)  # fmt: skip
             state.drop_caps = args.drop_caps
+            if exporter is not None:
+                hub.add_tap(exporter)
+                exporter.start()  # connects in the background: serving starts either way
+                state.export = exporter
             replaying = session if args.input is not None else None
             return asyncio.run(_serve(state, args.host, args.port, tls, replaying))
     finally:
+        if exporter is not None:
+            exporter.close()  # after the hub's last pump: the final blocks go too
         session.close()
         if writer is not None:
             writer.close()

@@ -9,7 +9,7 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import BinaryIO
@@ -23,6 +23,7 @@ from ..events.records import Chunk, Lost
 from ..session import Session
 from ..transport.sizing import MAX_RING_SIZE
 from .commands import COMMANDS
+from .nats_options import add_export_options, exporter_from_args
 from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
 from .values import count, seconds
 
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="also save what comes off the ring to capture FILE (replay it with -i)")  # fmt: skip
     p.add_argument("-i", "--input", metavar="FILE",
                    help="replay capture FILE instead of tracing (needs no privilege)")  # fmt: skip
+    add_export_options(p)
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS: run and trace CMD")
     p.set_defaults(func=run)
 
@@ -127,10 +129,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(session: Session, args: argparse.Namespace, cmd_argv: list[str]) -> int:
+    exporter = exporter_from_args(args)
     out = Output(args.output)
     writer = None
     cmd = None
     try:
+        if exporter is not None:
+            exporter.start(wait=True)  # an unreachable server is one line and exit 1, before tracing
         if args.write is not None:
             writer = CaptureWriter.open(args.write)  # before CMD starts: a bad path is one line, not a trace
         if cmd_argv:
@@ -144,7 +149,7 @@ def _run(session: Session, args: argparse.Namespace, cmd_argv: list[str]) -> int
             if cmd is not None:
                 session.follow(cmd.pid)
                 cmd.go()
-            _loop(session, args, cmd, stop, out)
+            _loop(session, args, cmd, stop, out, exporter.offer_items if exporter is not None else None)
         # The one exit-status rule: the command's status, 128 + the signal that stopped us, or 0.
         return exit_status(cmd, stop.signum)
     finally:
@@ -153,13 +158,15 @@ def _run(session: Session, args: argparse.Namespace, cmd_argv: list[str]) -> int
         out.close()
         if writer is not None:
             writer.close()
+        if exporter is not None:
+            exporter.close()
 
 
 CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memory
 
 
 def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop: StopFlag,
-          out: Output) -> int:  # fmt: skip
+          out: Output, export: Callable[[list[Chunk | Mixed | Lost]], None] | None = None) -> int:  # fmt: skip
     """Poll, encode each type once per poll (columnar, a Mixed batch), write
     each poll's output in stream order in one write, until the count, the
     duration, the command or a signal ends the run; then detach and drain
@@ -179,7 +186,10 @@ def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop
             # (the command's exit included) and every drop.
             session.detach()
         parts: list[bytes] = []
-        for item in session.poll(0 if done else 0.05, flush=done, mixed=True):
+        items = session.poll(0 if done else 0.05, flush=done, mixed=True)
+        if export is not None:
+            export(items)  # every item, whatever -n shows
+        for item in items:
             if isinstance(item, Lost):
                 parts.append(encode.text_row(item.row()) if text else encode.row_json(item.row()) + b"\n")
                 continue

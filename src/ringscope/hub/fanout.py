@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -107,6 +107,9 @@ class Hub:
         self.drop_names = drop_names or {}
         self.fd = fd  # readable when the kernel wakes the reader
         self.subscribers: dict[int, Subscriber] = {}
+        # Consumers that see every block and never drop silently (the export):
+        # they want every type from the kernel, subscribers or not.
+        self.taps: list[Callable[[Block], None]] = []
         self.replay = Replay(replay)
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
@@ -180,6 +183,11 @@ class Hub:
             self.stats.departed_lost.update(sub.lost)
             self.update_demand()
 
+    def add_tap(self, tap: Callable[[Block], None]) -> None:
+        """`tap` sees every block from now on (and the kernel produces every type)."""
+        self.taps.append(tap)
+        self.update_demand()
+
     def change_filter(self, sub: Subscriber, flt: ClientFilter) -> None:
         sub.filter = flt
         self.update_demand()
@@ -214,7 +222,7 @@ class Hub:
     def update_demand(self) -> None:
         """Narrow the kernel side to what subscribers want, if it changed."""
         subs = [s for s in self.subscribers.values() if s.closed is None]
-        mask = 0
+        mask = sum(1 << c for c in set(self.codes.values())) if self.taps else 0
         for s in subs:
             names = self.codes.keys() if s.filter.types is None else s.filter.types
             for name in names:
@@ -263,7 +271,7 @@ class Hub:
             while True:
                 # Nobody listening means the kernel filter lets nothing
                 # through: no need to poll the ring every millisecond.
-                idle = not self.subscribers
+                idle = not self.subscribers and not self.taps
                 timeout = IDLE_INTERVAL if idle else self.session.drain_interval
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops
                 # a cancel (stop()) that lands as the wake-up does, and stop()
@@ -298,6 +306,8 @@ class Hub:
                 for t, k in block.type_counts().items():
                     produced[t] += k
             self.replay.remember(block)
+            for tap in self.taps:
+                tap(block)
             for sub in list(self.subscribers.values()):
                 view = self._view_for(sub, block)
                 if view is not None:

@@ -75,6 +75,10 @@ async def status(request: web.Request) -> web.Response:
         "auth": state.token is not None,
         **state.hub.status(),
     }
+    if state.export is not None:
+        export = state.export.status()
+        doc["export"] = export
+        doc["lost"]["export"] = export["lost"]
     return web.json_response(doc, dumps=_dumps)
 
 
@@ -166,7 +170,8 @@ def make_app(state: ServerState) -> web.Application:
         ]
     )
     app[STATE] = state
-    app[METRICS] = Metrics(state.hub, state.session.transport if state.session is not None else None)
+    app[METRICS] = Metrics(state.hub, state.session.transport if state.session is not None else None,
+                           export=state.export)  # fmt: skip
     app[RATES] = Rates(state.hub)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)

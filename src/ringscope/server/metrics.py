@@ -27,6 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from ..hub import Hub
+from .state import Export
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -134,13 +135,38 @@ class HubCollector(Collector):
         )
 
 
+class ExportCollector(Collector):
+    """serve --export: the `export` loss stage and the exporter's counters."""
+
+    def __init__(self, export: Export) -> None:
+        self.export = export
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.export.status()
+        for name, key, text in (
+            ("ringscope_export_produced_events", "produced", "Events handed to the exporter"),
+            ("ringscope_export_delivered_events", "delivered", "Events acknowledged by JetStream"),
+            ("ringscope_export_lost_events", "lost", "Events dropped by the exporter (loss stage export)"),
+            ("ringscope_export_retries", "retries", "Messages published again after no ack"),
+        ):
+            yield CounterMetricFamily(name, text, value=s[key])
+        yield GaugeMetricFamily("ringscope_export_connected", "1 while connected to NATS",
+                                value=1 if s["connected"] else 0)  # fmt: skip
+        yield GaugeMetricFamily("ringscope_export_spool_bytes", "Bytes in the export spool",
+                                value=s["spool_bytes"])  # fmt: skip
+        yield GaugeMetricFamily("ringscope_export_waiting_events", "Events waiting for JetStream",
+                                value=s["produced"] - s["delivered"] - s["lost"])  # fmt: skip
+
+
 class Metrics:
     """The registry /metrics renders: the hub's series, and the process and
     Python runtime series prometheus_client provides."""
 
-    def __init__(self, hub: Hub, transport: str | None = None) -> None:
+    def __init__(self, hub: Hub, transport: str | None = None, *, export: Export | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(HubCollector(hub, transport or "none"))
+        if export is not None:
+            self.registry.register(ExportCollector(export))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)

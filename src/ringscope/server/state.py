@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -13,7 +13,13 @@ from .aggregates import AggregateSet
 if TYPE_CHECKING:
     from ..session import Session
 
-__all__ = ["STATE", "ServerState"]
+__all__ = ["STATE", "Export", "ServerState"]
+
+
+class Export(Protocol):
+    """Where the stream is also published (serve --export): its counters."""
+
+    def status(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -32,6 +38,7 @@ class ServerState:
     aggregates: AggregateSet = field(default_factory=AggregateSet)  # serve --aggregate, /api/aggregates
     drop_caps: bool = False  # serve --drop-caps: give every capability up once attached and bound
     dropped_caps: bool = False  # ... which it did
+    export: Export | None = None  # serve --export: /api/status and /metrics show its counters
 
 
 STATE = web.AppKey("ringscope", ServerState)
