@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import need
+from tests.server.conftest import FLOOD
 
 RINGSCOPE = [sys.executable, "-m", "ringscope"]
 SPEC = "syscalls:sys_enter_getppid"  # as -e takes it
@@ -75,19 +76,6 @@ def nats(tmp_path: Path) -> Iterator[Nats]:
     server.start()
     yield server
     server.kill(signal.SIGTERM)
-
-
-FLOOD = """
-import os, sys, time
-sys.stdin.read(1)
-n, pause = int(sys.argv[1]), float(sys.argv[2])
-g = os.getppid
-for i in range(0, n, 1000):
-    for _ in range(min(1000, n - i)):
-        g()
-    if pause:
-        time.sleep(pause)
-"""
 
 
 class Flood:

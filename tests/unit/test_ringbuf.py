@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,17 +213,25 @@ def test_generated_sequences_arrive_exactly_once_in_order(plan: list[Step], star
     start &= ~7
     ring.producer[:8].view(np.uint64)[0] = start
     ring.consumer[:8].view(np.uint64)[0] = start
+    play(ring, plan, lambda: records(ring.reader.drain()), every=7)
+
+
+def play(ring: FakeRing, plan: list[Step], read: Callable[[], list[bytes]], every: int) -> None:
+    """Produce `plan` into `ring` as a producer would (a record left busy is
+    committed only once the ring is full), reading with `read` every `every`
+    records and whenever the ring fills; every committed record must arrive
+    exactly once, in order, and the consumer end where the producer is."""
     expected: list[bytes] = []
     got: list[bytes] = []
     busy: list[tuple[Slot, bytes]] = []
     for i, (length, fate) in enumerate(plan):
         stride = (length + RING_HDR_SIZE + 7) & ~7
         if ring.prod_pos + stride - ring.cons_pos > ring.size:
-            got += records(ring.reader.drain())
+            got += read()
             for slot, data in busy:  # the producer finally submits them
                 ring.commit(slot, data)
             busy.clear()
-            got += records(ring.reader.drain())
+            got += read()
             assert ring.cons_pos == ring.prod_pos
         data = payload(i, length)
         slot = ring.reserve(length)
@@ -234,10 +243,10 @@ def test_generated_sequences_arrive_exactly_once_in_order(plan: list[Step], star
             busy.append((slot, data))
         else:
             ring.commit(slot, data)
-        if i % 7 == 3:
-            got += records(ring.reader.drain())
+        if i % every == every // 2:
+            got += read()
     for slot, data in busy:
         ring.commit(slot, data)
-    got += records(ring.reader.drain())
+    got += read()
     assert got == expected
     assert ring.cons_pos == ring.prod_pos

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ringscope.transport import ringbuf
 from ringscope.transport.base import RING_HDR_SIZE, Run, Window
-from tests.unit.test_ringbuf import FakeRing, Slot, payload, records
+from tests.unit.test_ringbuf import FakeRing, Step, payload, play, records
 
 
 def in_order(window: Window) -> list[bytes]:
@@ -131,7 +131,6 @@ def test_window_runs_restore_stream_order() -> None:
 
 
 PAGE = ringbuf.PAGE
-Step = tuple[int, str]
 steps = st.lists(st.tuples(st.sampled_from([1, 8, 24, 40, 100, 250]),
                            st.sampled_from(["commit", "commit", "commit", "discard", "busy"])),
                  min_size=1, max_size=80)  # fmt: skip
@@ -146,32 +145,4 @@ def test_generated_sequences_arrive_exactly_once_in_order(plan: list[Step], star
     ring.consumer[:8].view(np.uint64)[0] = start
     if cycle:  # a repeating pattern, the case the fast path is for
         plan = [plan[i % min(len(plan), 3)] for i in range(len(plan))]
-    expected: list[bytes] = []
-    got: list[bytes] = []
-    busy: list[tuple[Slot, bytes]] = []
-    for i, (length, fate) in enumerate(plan):
-        stride = (length + RING_HDR_SIZE + 7) & ~7
-        if ring.prod_pos + stride - ring.cons_pos > ring.size:
-            got += in_order(ring.reader.gather())
-            for slot, data in busy:
-                ring.commit(slot, data)
-            busy.clear()
-            got += in_order(ring.reader.gather())
-            assert ring.cons_pos == ring.prod_pos
-        data = payload(i, length)
-        slot = ring.reserve(length)
-        if fate == "discard":
-            ring.commit(slot, data, discard=True)
-            continue
-        expected.append(data)
-        if fate == "busy":
-            busy.append((slot, data))
-        else:
-            ring.commit(slot, data)
-        if i % 9 == 4:
-            got += in_order(ring.reader.gather())
-    for slot, data in busy:
-        ring.commit(slot, data)
-    got += in_order(ring.reader.gather())
-    assert got == expected
-    assert ring.cons_pos == ring.prod_pos
+    play(ring, plan, lambda: in_order(ring.reader.gather()), every=9)

@@ -34,6 +34,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._libbpf import Map
+from ..closing import Closing
 from ..errors import BadInput
 from .base import RING_HDR_SIZE, Run, Window
 from .ordering import TSO, fence
@@ -49,7 +50,7 @@ PROBE = 16  # headers gather() walks one by one to find the pattern of lengths
 MAX_PERIOD = 8  # longest pattern looked for; past it the walked records are the pattern
 
 
-class RingReader:
+class RingReader(Closing):
     """Consumes one ring buffer. Owns its mmaps and epoll fd, not the map.
     Single consumer: not thread-safe.
 
@@ -230,12 +231,6 @@ class RingReader:
         del self._prod_pos, self._cons_pos, self._data, self._words
         if self._on_close is not None:
             self._on_close()
-
-    def __enter__(self) -> RingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _stride(hlen: int) -> int:
