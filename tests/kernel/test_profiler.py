@@ -265,10 +265,10 @@ def test_profile_for_api(bins: dict[str, Path]) -> None:
 _VDSO_NAMES = ("__vdso_clock_gettime", "clock_gettime")  # aliases in the vDSO's .dynsym
 
 
-@pytest.mark.parametrize("mode", ["dwarf", "fp"])
+@pytest.mark.parametrize("mode", ["dwarf", "fp", "aggregate"])
 def test_vdso_frames_are_named_and_unwound(bins: dict[str, Path], tmp_path: Path, mode: str) -> None:
     """The vDSO has no file: its image is read from memory and used like one."""
-    cg = ["--call-graph", "dwarf"] if mode == "dwarf" else ["-g"]
+    cg = {"dwarf": ["--call-graph", "dwarf"], "fp": ["-g"], "aggregate": ["-g", "--aggregate"]}[mode]
     out = tmp_path / "vdso.profile"
     prof = _record(out, "-F", "999", *cg, "--", str(bins["vdso"]), "0.5")
     stacks = resolve(prof)
