@@ -13,7 +13,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 export CLANG BPFTOOL
 
-APT_PACKAGES := clang llvm libbpf-dev bpftool linux-perf bpftrace chromium python3-venv python3-dev gcc make prometheus golang-go nats-server
+APT_PACKAGES := clang llvm libbpf-dev bpftool linux-perf bpftrace chromium python3-venv python3-dev gcc make prometheus golang-go nats-server libc6-dbg
 # Python files outside the package that lint and type checks cover too.
 BUILD_PY := setup.py bpf/bpfbuild.py bpf/pin_vmlinux.py
 

@@ -53,7 +53,7 @@ def stream_events() -> list[dict[str, Any]]:
 
 def probe_points(spec: str) -> list[dict[str, Any]]:
     """The probe points `uprobe:BIN[:GLOB]`, `uretprobe:BIN[:GLOB]` or
-    `usdt:BIN[:GLOB]` names: BIN's functions (symtab and dynsym), or its
+    `usdt:BIN[:GLOB]` names: BIN's functions (symtab, dynsym, debug file), or its
     USDT probes (GLOB matches PROVIDER:NAME); each as a catalogue entry
     whose name is the spec to pass to -e."""
     kind, _, rest = spec.partition(":")

@@ -18,7 +18,7 @@ import pytest
 from ringscope.perf.profile import Profile
 from ringscope.perf.report import Stack, resolve
 from tests.conftest import need
-from tests.kernel.profiler_workloads import FAULTS_C, LAB_C, SLEEPER_C, build
+from tests.kernel.profiler_workloads import FAULTS_C, LAB_C, SLEEPER_C, VDSO_C, build
 
 RINGSCOPE = str(Path(sys.executable).parent / "ringscope")
 PYTHON = "/usr/bin/python3.11"  # Debian's: no frame pointers, stripped, libpython linked in
@@ -46,6 +46,7 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "lab": build(LAB_C, d / "lab", "-O2", "-g", "-fomit-frame-pointer"),
         "faults": build(FAULTS_C, d / "faults", "-O1", "-g"),
         "sleeper": build(SLEEPER_C, d / "sleeper", "-O2", "-g"),
+        "vdso": build(VDSO_C, d / "vdso", "-O2", "-g"),
     }
     # Built apart (-g0: another build id), or its symbols would be found
     # through the unstripped one's build id, as perf's build-id cache does.
@@ -259,3 +260,28 @@ def test_profile_for_api(bins: dict[str, Path]) -> None:
     assert any(st.leaf.name in ("leaf_a", "leaf_b") for st in resolve(prof))
     with pytest.raises(BadInput):
         profile_for(0)
+
+
+_VDSO_NAMES = ("__vdso_clock_gettime", "clock_gettime")  # aliases in the vDSO's .dynsym
+
+
+@pytest.mark.parametrize("mode", ["dwarf", "fp", "aggregate"])
+def test_vdso_frames_are_named_and_unwound(bins: dict[str, Path], tmp_path: Path, mode: str) -> None:
+    """The vDSO has no file: its image is read from memory and used like one."""
+    cg = {"dwarf": ["--call-graph", "dwarf"], "fp": ["-g"], "aggregate": ["-g", "--aggregate"]}[mode]
+    out = tmp_path / "vdso.profile"
+    prof = _record(out, "-F", "999", *cg, "--", str(bins["vdso"]), "0.5")
+    stacks = resolve(prof)
+    top = Counter()
+    for st in stacks:
+        top[(st.leaf.dso, st.leaf.name)] += st.count
+    (dso, name), count = top.most_common(1)[0]
+    assert dso == "[vdso]" and name in _VDSO_NAMES and count >= 0.5 * prof.total, top.most_common(5)
+    if mode == "dwarf":  # through the vDSO's own CFI and libc's to the workload
+        mine = [st for st in stacks if st.leaf.dso == "[vdso]"]
+        reach = sum(st.count for st in mine if {"ticker", "main"} <= set(_names(st)))
+        assert reach >= 0.9 * count, [(_names(st), st.count) for st in mine]
+    res = _run("report", "-i", str(out), "--sort", "dso,sym", "-n", "1")
+    assert res.returncode == 0 and re.search(r"\[vdso\] +\[\.\] (__vdso_)?clock_gettime", res.stdout), (
+        res.stdout
+    )

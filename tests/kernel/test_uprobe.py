@@ -3,6 +3,8 @@ The program waits for a byte on stdin, so probes are attached before it runs."""
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
 import subprocess
 import time
@@ -10,12 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from ringscope.catalog import probe_points
 from ringscope.errors import BadInput
 from ringscope.events.spec import Row
 from ringscope.filters import Filter
 from ringscope.session import Session
 from ringscope.sources import resolve_probe as resolve
+from ringscope.sources.funcprobe import find_binary
+from ringscope.symbols.elf import build_id, debug_file
 from tests.conftest import need
+from tests.kernel.collect import collect
 
 PROG_C = r"""
 #include <stdio.h>
@@ -106,6 +112,27 @@ def test_stripped_binary_without_the_symbol(prog: Path, tmp_path: Path) -> None:
     subprocess.run(["strip", "-o", stripped, prog], check=True)
     with pytest.raises(BadInput, match="stripped binary"):
         resolve(f"uprobe:{stripped}:rs_add")
+
+
+# qsort's merge step: a static function, so only in libc's debug file's
+# .symtab (libc6-dbg), under the name gcc gave its outlined part.
+MSORT = "msort_with_tmp.part.0"
+
+
+def test_uprobe_on_a_function_only_in_the_debug_file() -> None:
+    libc = find_binary("libc")
+    need(debug_file(build_id(libc)) is not None, f"the debug file of {libc} (Debian libc6-dbg)")
+    assert any(p["name"] == f"uprobe:libc:{MSORT}" for p in probe_points("uprobe:libc:msort*"))
+    cmp_t = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+    by_value = cmp_t(lambda a, b: a[0] - b[0])
+    values = (ctypes.c_int * 5)(5, 3, 1, 4, 2)
+    with Session([f"uprobe:libc:{MSORT}"], filter=Filter(pid=os.getpid())) as s:
+        ctypes.CDLL(str(libc)).qsort(values, 5, ctypes.sizeof(ctypes.c_int), by_value)
+        rows = collect(s, lambda rows: any(r["type"] != "lost" for r in rows))
+    assert list(values) == [1, 2, 3, 4, 5]
+    calls = [r for r in rows if r["type"] == f"uprobe:libc:{MSORT}"]
+    assert calls and {r["pid"] for r in calls} == {os.getpid()}
+    assert calls[0]["args"][2] == 5  # msort_with_tmp(p, b, n): the whole array first
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..symbols.elf import build_id
 from ..symbols.kallsyms import Kallsyms
+from ..symbols.vdso import VDSO, mapped_vdso
 from ..transport.perfrecords import Comm, Lost, Mmap, Record, Sample, Task
 from .builder import ProfileBuilder
 from .profile import Dso, FrameRef, Profile
@@ -31,7 +32,10 @@ Unwind = Callable[[Sample, TaskMaps], list[int]]
 
 
 @cache
-def _file_build_id(path: str) -> str | None:
+def _file_build_id(path: str, size: int) -> str | None:
+    if path == VDSO:  # no file and no build id in MMAP2: ours stands for it
+        image = mapped_vdso(size)
+        return image.build_id if image is not None else None
     return build_id(path) if path.startswith("/") else None
 
 
@@ -58,7 +62,7 @@ class _Placer:
     def _dso(self, r: Region) -> int:
         key = (r.path, r.build_id)
         if key not in self._dso_ids:
-            bid = r.build_id or _file_build_id(r.path)
+            bid = r.build_id or _file_build_id(r.path, r.end - r.start)
             self._dso_ids[key] = self.b.dso(Dso(r.path, bid))
         return self._dso_ids[key]
 

@@ -117,7 +117,7 @@ def from_aggregated(
             if m is None:
                 ids.append(d.frame(a, None, a, ret))
                 continue
-            bid = build_ids.get(m.path) if m.path.startswith("/") else None
+            bid = build_ids.get(m.path)  # files, and [vdso] when its image was saved
             ids.append(d.frame(a, (m.path, bid, 0), m.file_offset(a), ret))
         stack = d.stacks.setdefault(tuple(ids), len(d.stacks))
         comm = d.comms.setdefault(s.comm, len(d.comms))

@@ -23,6 +23,7 @@ from ..events.layout import struct_dtype
 from ..objects import object_path
 from ..symbols import Kallsyms, build_id, read_maps
 from ..symbols.maps import Mapping
+from ..symbols.vdso import VDSO, own_vdso
 from .events import EventDesc, parse_event
 from .legacy import AggSample, from_aggregated
 from .profile import Profile
@@ -183,10 +184,14 @@ class Profiler(Closing):
         kaddrs = {a for s in samples for a in s.kstack}
         names = {a: ksyms.lookup(a) for a in kaddrs}
         used = {m.path for ms in self.maps.values() for m in ms if m.path.startswith("/")}
+        bids = {p: build_id(p) for p in sorted(used)}
+        sizes = {m.end - m.start for ms in self.maps.values() for m in ms if m.path == VDSO}
+        if (vdso := own_vdso()) is not None and sizes <= {vdso.size}:
+            bids[VDSO] = vdso.build_id  # the same image in every 64-bit process (vdso.py)
         doc = from_aggregated(
             samples,
             {pid: list(ms) for pid, ms in self.maps.items() if ms},
-            {p: build_id(p) for p in sorted(used)},
+            bids,
             {a: n for a, n in names.items() if n},
             meta,
             self._stats(),

@@ -15,6 +15,7 @@ import struct
 from ..symbols.cfi import BP_SAME, CFA_RBP, CFA_RSP, RA_UNDEFINED
 from ..symbols.elf import build_id
 from ..symbols.unwind_table import UnwindTable, unwind_table
+from ..symbols.vdso import VDSO, mapped_vdso
 from ..transport.perfrecords import Sample
 from .tasks import Region, TaskMaps
 
@@ -41,6 +42,8 @@ class DwarfUnwinder:
                 # The file was replaced since it was mapped: its CFI would lie.
                 if not (r.build_id and on_disk and on_disk != r.build_id):
                     table = unwind_table(r.path, r.build_id or on_disk)
+            elif r.path == VDSO and (image := mapped_vdso(r.end - r.start)) is not None:
+                table = unwind_table(str(image.path), image.build_id)
             self._tables[key] = table
         return self._tables[key]
 

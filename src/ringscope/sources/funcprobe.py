@@ -5,10 +5,12 @@ counterpart is bpf/include/func_probe.bpf.h.
 
 BINARY may be a path, a command on $PATH, or a library name (`libc`,
 `libm.so.6`) found through the ld.so cache. A function is found in the ELF
-symbol tables (.symtab, else .dynsym) and turned into the file offset the
-kernel wants: st_value is a virtual address, so it is mapped through the
-PT_LOAD segment that contains it, which is right for executables, PIE
-executables and shared libraries alike.
+symbol tables (.symtab, else .dynsym, else the .symtab of the debug file
+found by build id: symbols.elf.debug_file, the one the symbolizer reads)
+and turned into the file offset the kernel wants: st_value is a virtual
+address, so it is mapped through the binary's PT_LOAD segment that
+contains it, which is right for executables, PIE executables and shared
+libraries alike.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..btf import Btf
 from ..errors import BadInput
 from ..events.layout import EventLayout, header_fields
 from ..events.spec import Columns, EventSpec, IntLists, Row, array
+from ..symbols.elf import debug_file, elf_build_id
 
 __all__ = [
     "file_offset",
@@ -82,31 +85,63 @@ def symbol_offset(path: Path, func: str) -> int:
         raise BadInput(f"cannot read {path}: {e.strerror}") from None
 
 
-def _symbol_offset(elf: ELFFile, path: Path, func: str) -> int:
+def _tables(elf: ELFFile) -> list[SymbolTableSection]:
+    # A debug file's .dynsym is SHT_NOBITS: a header with no entries behind it.
     tables = (elf.get_section_by_name(n) for n in (".symtab", ".dynsym"))
-    sections = [s for s in tables if isinstance(s, SymbolTableSection)]
-    for sec in sections:
+    return [s for s in tables if isinstance(s, SymbolTableSection) and s["sh_type"] != "SHT_NOBITS"]
+
+
+def _func_vaddr(elf: ELFFile, path: Path, func: str) -> int | None:
+    for sec in _tables(elf):
         for sym in sec.get_symbol_by_name(func) or ():
             kind = sym["st_info"]["type"]
             if kind == "STT_GNU_IFUNC":
                 raise BadInput(f"{func} in {path} is an IFUNC resolver; probe the implementation it picks")
             if kind == "STT_FUNC" and sym["st_value"]:
-                return file_offset(elf, path, sym["st_value"])
+                return int(sym["st_value"])
+    return None
+
+
+def _symbol_offset(elf: ELFFile, path: Path, func: str) -> int:
+    vaddr = _func_vaddr(elf, path, func)
+    dbg = debug_file(elf_build_id(elf))
+    if vaddr is None and dbg is not None:
+        # Static functions of a stripped library are only in its debug
+        # file's .symtab (Debian's -dbg/-dbgsym packages), as bpftrace finds them.
+        with dbg.open("rb") as fh:
+            vaddr = _func_vaddr(ELFFile(fh), path, func)
+    if vaddr is not None:
+        # The binary's own segments: a debug file's program headers keep
+        # the vaddrs but not the file offsets of the code.
+        return file_offset(elf, path, vaddr)
+    if dbg is not None:
+        raise BadInput(f"no function {func!r} in {path} (nor in its debug file {dbg})")
     if elf.get_section_by_name(".symtab") is None:
-        raise BadInput(f"no function {func!r} in {path} (stripped binary: no .symtab, not in .dynsym)")
+        raise BadInput(
+            f"no function {func!r} in {path} (stripped binary: no .symtab, not in .dynsym, no debug file)"
+        )
     raise BadInput(f"no function {func!r} in {path}")
 
 
+def _function_names(elf: ELFFile) -> set[str]:
+    return {
+        sym.name for sec in _tables(elf) for sym in sec.iter_symbols()
+        if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"] and sym.name
+    }  # fmt: skip
+
+
 def functions(path: Path) -> list[str]:
-    """Every function a uprobe can name in ELF `path` (.symtab and .dynsym), sorted."""
+    """Every function a uprobe can name in ELF `path` (.symtab and .dynsym,
+    and its debug file's .symtab), sorted."""
     try:
         with path.open("rb") as fh:
             elf = ELFFile(fh)
-            tables = (elf.get_section_by_name(n) for n in (".symtab", ".dynsym"))
-            return sorted({
-                sym.name for sec in tables if isinstance(sec, SymbolTableSection) for sym in sec.iter_symbols()
-                if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"] and sym.name
-            })  # fmt: skip
+            names = _function_names(elf)
+            dbg = debug_file(elf_build_id(elf))
+        if dbg is not None:
+            with dbg.open("rb") as fh:
+                names |= _function_names(ELFFile(fh))
+        return sorted(names)
     except ELFError as e:
         raise BadInput(f"{path}: not an ELF file ({e})") from None
     except OSError as e:

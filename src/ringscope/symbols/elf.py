@@ -19,13 +19,14 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import NoteSection, SymbolTableSection
 
-__all__ = ["ElfSymbols", "build_id", "debug_file", "load_by_build_id", "load_cached"]
+__all__ = ["ElfSymbols", "build_id", "debug_file", "elf_build_id", "load_by_build_id", "load_cached"]
 
 DEBUG_ROOT = Path("/usr/lib/debug/.build-id")
 _STT_FUNC = ("STT_FUNC", "STT_GNU_IFUNC")
 
 
-def _build_id(elf: ELFFile) -> str | None:
+def elf_build_id(elf: ELFFile) -> str | None:
+    """The GNU build id (hex) of an open ELF file, or None."""
     for section in elf.iter_sections():
         if not isinstance(section, NoteSection):
             continue
@@ -47,7 +48,7 @@ def build_id(path: str | Path) -> str | None:
     """The GNU build id (hex) of an ELF file, or None."""
     try:
         with open(path, "rb") as f:
-            return _build_id(ELFFile(f))
+            return elf_build_id(ELFFile(f))
     except (OSError, ELFError, ValueError):
         return None
 
@@ -114,7 +115,7 @@ class ElfSymbols:
         try:
             with open(path, "rb") as f:
                 elf = ELFFile(f)
-                bid = _build_id(elf)
+                bid = elf_build_id(elf)
                 segs = [
                     _Segment(s["p_offset"], s["p_filesz"], s["p_vaddr"])
                     for s in elf.iter_segments()

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 from .elf import ElfSymbols, debug_file, load_by_build_id, load_cached
+from .vdso import VDSO, saved_vdso
 
 __all__ = ["KERNEL_DSO", "UNKNOWN", "DsoSymbols", "Frame", "short_dso"]
 
@@ -45,6 +46,8 @@ class DsoSymbols:
                 self.syms = load_cached(str(dbg))  # rebuilt or gone: its debug file still fits
         elif path.startswith("/"):
             self.syms = load_cached(path)  # nothing recorded to check it against
+        elif path == VDSO and (image := saved_vdso(build_id)) is not None and build_id:
+            self.syms = load_by_build_id(str(image), build_id)  # saved at record time
 
     def vaddr(self, offset: int) -> int | None:
         return self.syms.vaddr(offset) if self.syms is not None else None
