@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import BadInput
+from ..errors import RingscopeError
 from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.record import record
 from .commands import COMMANDS, DEFAULT_PROFILE
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         profile.save(args.output)
     except OSError as e:
-        raise BadInput(f"cannot write {args.output}: {e.strerror}") from None
+        raise RingscopeError(f"cannot write {args.output}: {e.strerror}") from None
     st = profile.stats
     lost = st.get("lost", 0) + st.get("lost_key", 0)
     print(f"[ ringscope record: {profile.total} samples ({lost} lost) of {profile.meta['event']}, "

@@ -1,0 +1,51 @@
+"""Writing a whole output file (a profile) so that a failed write never
+leaves half a file behind, and never touches anything but the file: a
+regular file (or a new one) is written beside itself and renamed over;
+anything else (a device like /dev/full, a FIFO, /dev/stdout) is written
+in place. Renaming over a device node would replace the node itself with
+a regular file (as root, /dev/full became a file that way)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+
+__all__ = ["write_file"]
+
+
+def write_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path`; OSError (with the real errno) if it fails."""
+    target = os.path.realpath(path)  # a symlink stays a symlink: write where it points
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None  # a new file (or a missing directory: the write says which)
+    if mode is None or stat.S_ISREG(mode):
+        tmp = f"{target}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        except OSError:
+            fd = -1  # no room for a temp file beside it (a read-only directory, /proc): in place
+        if fd >= 0:
+            try:
+                _write_all(fd, data)
+            except BaseException:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            os.close(fd)
+            os.replace(tmp, target)
+            return
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
