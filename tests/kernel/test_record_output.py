@@ -23,8 +23,11 @@ def _record(out: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("out", "why"),
-    [("/dev/full", "No space left on device"), ("/nonexistent/x.profile", "No such file or directory"),
-     ("/proc/version", "Input/output error")],  # fmt: skip
+    [
+        ("/dev/full", "No space left on device"),
+        ("/nonexistent/x.profile", "No such file or directory"),
+        ("/proc/version", "Input/output error"),
+    ],
 )
 def test_write_error_is_one_line_exit_1(out: str, why: str) -> None:
     res = _record(out)
