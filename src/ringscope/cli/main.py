@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import RingscopeError, VerifierError
+from ..inherited import note_inherited_fds
 from .commands import COMMANDS
 
 EXIT_USAGE = 2
@@ -100,6 +101,7 @@ def _error(message: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Returns the exit code (also when called in-process)."""
+    note_inherited_fds()  # before anything is opened: what `-- CMD` inherits
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser(args_list).parse_args(args_list)
