@@ -75,3 +75,14 @@ def test_a_command_that_cannot_run_exits_as_a_shell_says(
     res = _shell(RUNS[command], tmp_path, [path])
     assert res.returncode == status, res.stderr
     assert res.stderr.startswith("ringscope: error: cannot run") and res.stderr.count("\n") == 1
+
+
+def test_the_exit_duration_counts_from_the_exec_not_the_hold() -> None:
+    """The command waits held while the tracer attaches: its lifetime in
+    the exit event is its program's, from the exec (the exec event's time)."""
+    res = subprocess.run([RINGSCOPE, "trace", "--format", "json", "-e", "exec,exit", "--", "/bin/true"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    rows = {r["type"]: r for r in map(json.loads, res.stdout.splitlines())}
+    lived = rows["exit"]["ts_ns"] - rows["exec"]["ts_ns"]
+    assert abs(rows["exit"]["duration_ns"] - lived) < 1_000_000, rows
