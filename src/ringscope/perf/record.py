@@ -20,6 +20,7 @@ from typing import Any
 
 from ..command import TERM_GRACE_S, Command, exit_status
 from ..errors import BadInput
+from ..watch import ProcessWatch
 from .assemble import assemble
 from .callgraph import FP, NONE, CallGraph, parse_callgraph
 from .profile import Profile
@@ -42,10 +43,10 @@ def _target(pid: int | None, system_wide: bool, cmd: Command | None) -> Target:
     raise BadInput("nothing to profile: give -p PID, -a or -- CMD")
 
 
-def _done(cmd: Command | None, pid: int | None, deadline: float | None) -> bool:
+def _done(cmd: Command | None, watch: ProcessWatch | None, deadline: float | None) -> bool:
     if cmd is not None and cmd.poll() is not None:
         return True
-    if cmd is None and pid is not None and not os.path.exists(f"/proc/{pid}"):
+    if watch is not None and watch.gone():
         return True
     return deadline is not None and time.monotonic() >= deadline
 
@@ -78,13 +79,17 @@ class _Loop:
     def run(self, tick: Callable[[], None]) -> None:
         # The duration counts from the moment sampling is on, not from the call.
         self.deadline = time.monotonic() + self.duration if self.duration else None
+        watch = ProcessWatch(self.pid) if self.cmd is None and self.pid is not None else None
         try:
-            while not _done(self.cmd, self.pid, self.deadline):
+            while not _done(self.cmd, watch, self.deadline):
                 tick()
         except KeyboardInterrupt:
             self.stopped_by = signal.SIGINT
             if self.cmd is not None:
                 self.cmd.wait(TERM_GRACE_S)  # it had the terminal's SIGINT too
+        finally:
+            if watch is not None:
+                watch.close()
 
 
 def _record_ring(target: Target, loop: _Loop, event: str | None, freq: int | None,
