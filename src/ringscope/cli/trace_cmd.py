@@ -237,14 +237,21 @@ def _summary(session: Session, shown: int) -> str:
         line += f" ({session.skipped} program runs skipped by the kernel)"
     if lost["kernel"]:
         # The ring filled faster than it was read: a ring that holds the
-        # burst's excess (rounded up to a power of two) would have kept it.
-        need = session.ring_size * (1 + lost["kernel"] / max(1, shown))
+        # whole burst, every event delivered and lost at the size the
+        # delivered ones took, keeps it even if the reader stalls for all
+        # of it, so the hint works the first time (a ring sized for the
+        # excess alone did not: the reader does not drain while it fills).
+        per_event = session.delivered_bytes / session.delivered if session.delivered else _MIN_RECORD
+        need = (session.delivered + lost["kernel"]) * per_event
         size = min(MAX_RING_SIZE, 1 << max(0, math.ceil(math.log2(need))))
         if size > session.ring_size:
             line += f"; the ring filled: try --ring-size {_size_text(size)}"
         else:
             line += "; the ring filled: the consumer could not keep up (try -o FILE, or fewer events)"
     return line
+
+
+_MIN_RECORD = 64  # ring bytes of the smallest event (header included), when none was delivered
 
 
 def _size_text(size: int) -> str:
