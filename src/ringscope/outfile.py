@@ -8,10 +8,11 @@ a regular file (as root, /dev/full became a file that way)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 
-__all__ = ["write_file"]
+__all__ = ["check_writable", "write_file"]
 
 
 def write_file(path: str | os.PathLike[str], data: bytes) -> None:
@@ -43,6 +44,24 @@ def write_file(path: str | os.PathLike[str], data: bytes) -> None:
         _write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Fail early (OSError, the errno write_file would meet) for a target
+    that cannot be written at all: a directory, a missing or read-only
+    directory. Checked before a run starts, so a typo costs no recording."""
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if os.path.exists(target):
+        if not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return
+    parent = os.path.dirname(target) or "."
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
 
 def _write_all(fd: int, data: bytes) -> None:

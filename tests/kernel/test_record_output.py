@@ -53,3 +53,13 @@ def test_a_symlink_stays_a_symlink(tmp_path: Path) -> None:
     assert _record(str(link)).returncode == 0
     assert link.is_symlink() and (tmp_path / "real.profile").read_bytes()[:2] == b"\x1f\x8b"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.profile", "real.profile"]
+
+
+@pytest.mark.parametrize(("out", "why"), [("/nonexistent/x.profile", "No such file or directory"),
+                                          ("/tmp", "Is a directory")])  # fmt: skip
+def test_a_bad_path_fails_before_the_command_runs(out: str, why: str, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    res = subprocess.run([RINGSCOPE, "record", "-o", out, "--", "touch", str(marker)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 1 and res.stderr.strip() == f"ringscope: error: cannot write {out}: {why}"
+    assert not marker.exists()

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import RingscopeError
+from ..outfile import check_writable
 from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.record import record
 from .commands import COMMANDS, DEFAULT_PROFILE
@@ -45,6 +46,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     argv = target_argv(args, "profile")
+    try:
+        check_writable(args.output)  # before recording: a bad path costs no run
+    except OSError as e:
+        raise RingscopeError(f"cannot write {args.output}: {e.strerror}") from None
     cg = parse_callgraph(args.call_graph) if args.call_graph else (FP if args.g else NONE)
     profile, code = record(
         args.event, pid=args.pid, system_wide=args.all_cpus, argv=argv or None,
