@@ -196,3 +196,13 @@ def test_aggregate_mode(bins: dict[str, Path], tmp_path: Path) -> None:
     assert len(prof.samples) < prof.total  # aggregated rows
     res = _run("script", "-i", str(out))
     assert res.returncode == 2 and "per-sample" in res.stderr
+
+
+def test_the_default_frequency_is_999_hz_as_top(tmp_path: Path) -> None:
+    out = tmp_path / "p.profile"
+    res = subprocess.run([RINGSCOPE, "record", "-o", str(out), "--", "true"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert Profile.load(out).meta["freq"] == 999
+    help_text = subprocess.run([RINGSCOPE, "record", "--help"], capture_output=True, text=True).stdout
+    assert "default 999" in " ".join(help_text.split())

@@ -8,7 +8,7 @@ import sys
 from ..errors import RingscopeError
 from ..outfile import check_writable
 from ..perf.callgraph import FP, NONE, parse_callgraph
-from ..perf.record import record
+from ..perf.record import DEFAULT_FREQ, record
 from .commands import COMMANDS, DEFAULT_PROFILE
 from .values import count, seconds, target_argv
 
@@ -19,7 +19,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("record", help=COMMANDS["record"])
     rate = p.add_mutually_exclusive_group()
     rate.add_argument(
-        "-F", "--freq", type=count("frequency"), metavar="HZ", help="samples per second (default 99)"
+        "-F",
+        "--freq",
+        type=count("frequency"),
+        metavar="HZ",
+        help=f"samples per second (default {DEFAULT_FREQ}, as top)",
     )
     rate.add_argument(
         "-c", "--count", type=count("period"), metavar="PERIOD", help="sample every PERIOD events"
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     cg = parse_callgraph(args.call_graph) if args.call_graph else (FP if args.g else NONE)
     profile, code = record(
         args.event, pid=args.pid, system_wide=args.all_cpus, argv=argv or None,
-        freq=args.freq if args.freq is not None else (None if args.count else 99),
+        freq=args.freq if args.freq is not None else (None if args.count else DEFAULT_FREQ),
         period=args.count, callgraph=cg, duration=args.duration, aggregate=args.aggregate,
     )  # fmt: skip
     try:

@@ -28,9 +28,13 @@ from .ringsampler import RingSampler
 from .sampling import Profiler
 from .target import Target
 
-__all__ = ["profile_for", "record"]
+__all__ = ["DEFAULT_FREQ", "profile_for", "record"]
 
 _POLL_S = 0.05  # the loop's tick: how late an exit or a deadline is noticed
+# Samples per second unless told: top's rate. Not perf's 4000 Hz: every
+# sample is read and decoded by Python, on machines as small as 2 CPUs,
+# and perf users lower 4000 anyway; 99 Hz gave too few samples to read.
+DEFAULT_FREQ = 999
 
 
 def _target(pid: int | None, system_wide: bool, cmd: Command | None) -> Target:
@@ -148,7 +152,7 @@ def record(
     pid: int | None = None,
     system_wide: bool = False,
     argv: list[str] | None = None,
-    freq: int | None = 99,
+    freq: int | None = DEFAULT_FREQ,
     period: int | None = None,
     callgraph: str | CallGraph | None = None,
     callchain: bool | None = None,
