@@ -40,6 +40,7 @@ CASES = [
     (["trace", "--", "/no/such/binary"], 127, "cannot run"),  # as a shell: not found
     (["trace", "--", "/proc/version"], 126, "Permission denied"),  # as a shell: not executable
     (["nosuchcommand"], 2, "invalid choice"),
+    (["--bogus"], 2, "unrecognized arguments: --bogus"),  # not "required: COMMAND"
 ]
 
 

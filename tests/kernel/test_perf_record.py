@@ -206,3 +206,29 @@ def test_the_default_frequency_is_999_hz_as_top(tmp_path: Path) -> None:
     assert Profile.load(out).meta["freq"] == 999
     help_text = subprocess.run([RINGSCOPE, "record", "--help"], capture_output=True, text=True).stdout
     assert "default 999" in " ".join(help_text.split())
+
+
+BUSY_NAMED = (
+    "import ctypes, sys, time\n"
+    "ctypes.CDLL(None).prctl(15, b'rs-preexisting', 0, 0, 0)\n"  # PR_SET_NAME
+    "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+    "end = time.monotonic() + 0.8\n"
+    "while time.monotonic() < end: pass\n"
+)
+
+
+def test_system_wide_comms_name_idle_and_processes_that_predate_the_recording(tmp_path: Path) -> None:
+    """The idle task is `swapper` (as perf), and a process that ran before
+    recording began (no COMM record) keeps its name though it exits first."""
+    out = tmp_path / "a.profile"
+    with subprocess.Popen([sys.executable, "-c", BUSY_NAMED], stdout=subprocess.PIPE, text=True) as busy:
+        assert busy.stdout is not None and busy.stdout.readline() == "ready\n"
+        res = subprocess.run([RINGSCOPE, "record", "-a", "--duration", "1.5", "-o", str(out)],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        busy.wait()
+    assert res.returncode == 0, res.stderr
+    prof = Profile.load(out)
+    pids = dict(zip(prof.samples["pid"].tolist(), prof.samples["comm"].tolist(), strict=True))
+    assert prof.comms[pids[busy.pid]] == "rs-preexisting"
+    assert prof.comms[pids[0]] == "swapper"
+    assert "0" not in prof.comms

@@ -38,6 +38,19 @@ def _chosen(argv: Sequence[str]) -> str | None:
     return word if word in COMMANDS else None
 
 
+_GLOBAL_OPTIONS = ("-h", "--help", "-v", "--verbose", "--version")
+
+
+def _unknown_global_option(argv: Sequence[str]) -> None:
+    """An unknown option before the subcommand is the error to report, not
+    the missing subcommand argparse would name first (`ringscope --bogus`)."""
+    for word in argv:
+        if not word.startswith("-") or word == "--":
+            return
+        if word not in _GLOBAL_OPTIONS:
+            raise UsageError(f"unrecognized arguments: {word}")
+
+
 def version_text() -> str:
     """The version, and per BPF object what it was built with."""
     from ..objects import built_objects, object_dir  # BTF and ELF parsing: only when asked
@@ -104,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     note_inherited_fds()  # before anything is opened: what `-- CMD` inherits
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
+        _unknown_global_option(args_list)
         args = build_parser(args_list).parse_args(args_list)
     except UsageError as e:
         _error(e)

@@ -27,6 +27,7 @@ from .profile import Profile
 from .ringsampler import RingSampler
 from .sampling import Profiler
 from .target import Target
+from .tasks import proc_comm
 
 __all__ = ["DEFAULT_FREQ", "profile_for", "record"]
 
@@ -99,6 +100,7 @@ class _Loop:
 def _record_ring(target: Target, loop: _Loop, event: str | None, freq: int | None,
                  period: int | None, cg: CallGraph, pid: int | None) -> Profile:  # fmt: skip
     seeds = _seeds(target, pid)
+    names = {p: name for p in seeds if (name := proc_comm(p))}
     with RingSampler(target, event, freq=freq, period=period, callgraph=cg) as s:
         if loop.cmd is not None:
             loop.cmd.go()
@@ -121,7 +123,7 @@ def _record_ring(target: Target, loop: _Loop, event: str | None, freq: int | Non
         from .unwind import DwarfUnwinder
 
         unwind = DwarfUnwinder().unwind
-    return assemble(records, meta, seeds=seeds, unwind=unwind)
+    return assemble(records, meta, seeds=seeds, unwind=unwind, names=names)
 
 
 def _record_bpf(target: Target, loop: _Loop, event: str | None, freq: int | None,
