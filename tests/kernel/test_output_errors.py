@@ -1,7 +1,8 @@
-"""`record -o`: a write error is one line and exit 1 with the real errno,
-like stat, trace and report; and a target that is not a regular file is
-written in place, never replaced (renaming a temp file over /dev/full
-once turned the device node into a regular file)."""
+"""Output that cannot be written is one line and exit 1 with the real
+errno, never a silent exit 0 or a traceback: `record -o` (whose target,
+when not a regular file, is written in place, never replaced: renaming a
+temp file over /dev/full once turned the device node into a regular
+file), and standard output on a full device for every command."""
 
 from __future__ import annotations
 
@@ -63,3 +64,25 @@ def test_a_bad_path_fails_before_the_command_runs(out: str, why: str, tmp_path: 
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert res.returncode == 1 and res.stderr.strip() == f"ringscope: error: cannot write {out}: {why}"
     assert not marker.exists()
+
+
+STDOUT_RUNS = [
+    ["list"],
+    ["--version"],
+    ["trace", "--help"],
+    ["trace", "-e", "exec", "--", "true"],
+    ["trace", "--format", "json", "-e", "exec", "--", "true"],
+    ["hist", "-e", "sched:sched_process_exit", "--", "true"],
+    ["hist", "--json", "-e", "sched:sched_process_exit", "--", "true"],
+]
+
+
+@pytest.mark.parametrize("argv", STDOUT_RUNS, ids=[" ".join(a) for a in STDOUT_RUNS])
+def test_a_full_stdout_is_one_line_exit_1(argv: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([RINGSCOPE, *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert res.returncode == 1, res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("ringscope: error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0], res.stderr
+    assert "Traceback" not in res.stderr
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
