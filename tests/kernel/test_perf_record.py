@@ -232,3 +232,28 @@ def test_system_wide_comms_name_idle_and_processes_that_predate_the_recording(tm
     assert prof.comms[pids[busy.pid]] == "rs-preexisting"
     assert prof.comms[pids[0]] == "swapper"
     assert "0" not in prof.comms
+
+
+THREADS = (
+    "import sys, threading, time\n"
+    "def spin():\n"
+    "    end = time.monotonic() + 3\n"
+    "    while time.monotonic() < end: pass\n"
+    "ts = [threading.Thread(target=spin) for _ in range(3)]\n"
+    "[t.start() for t in ts]\n"
+    "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+    "[t.join() for t in ts]\n"
+)
+
+
+def test_record_p_of_a_threaded_process(tmp_path: Path) -> None:
+    """One event per thread and CPU, sharing the CPU's ring: the redirect
+    comes after the ring's mmap (before it, the kernel said EINVAL)."""
+    out = tmp_path / "t.profile"
+    with subprocess.Popen([sys.executable, "-c", THREADS], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        res = subprocess.run([RINGSCOPE, "record", "-p", str(proc.pid), "--duration", "0.5", "-o", str(out)],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        proc.kill()
+    assert res.returncode == 0, res.stderr
+    assert len(set(Profile.load(out).samples["tid"].tolist())) >= 2
