@@ -58,8 +58,12 @@ def check_writable(path: str | os.PathLike[str]) -> None:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
         return
     parent = os.path.dirname(target) or "."
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    try:
+        parent_mode = os.stat(parent).st_mode  # its own errno: ENOENT, EACCES (a 0700 dir), ...
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    if not stat.S_ISDIR(parent_mode):
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
     if not os.access(parent, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 

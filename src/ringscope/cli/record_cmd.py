@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import RingscopeError
+from .. import caps
+from ..errors import RingscopeError, require_caps
 from ..outfile import check_writable
 from ..perf.callgraph import FP, NONE, parse_callgraph
 from ..perf.record import DEFAULT_FREQ, record
@@ -50,8 +51,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     argv = target_argv(args, "profile")
+    # Before recording, so neither costs a run; privileges first, as they
+    # would be without the check (a user who may not record learns that).
+    if args.aggregate:
+        require_caps("record --aggregate", *caps.TRACING)
+    else:
+        require_caps("record", caps.CAP_PERFMON)
     try:
-        check_writable(args.output)  # before recording: a bad path costs no run
+        check_writable(args.output)
     except OSError as e:
         raise RingscopeError(f"cannot write {args.output}: {e.strerror}") from None
     cg = parse_callgraph(args.call_graph) if args.call_graph else (FP if args.g else NONE)
