@@ -97,6 +97,26 @@ class Compiler:
     version: str  # first line of `clang --version`
 
 
+HOLD = "hold"  # bpf/hold.c: the command launcher's hold before exec (src/ringscope/command.py)
+
+
+def build_hold(cc: Compiler, out: Path, log: Log) -> None:
+    """bpf/hold.c, for the machine (not BPF), static so it runs no loader
+    after the go; dynamic if this libc has no static archive."""
+    src, exe = ROOT / SRC / "hold.c", out / HOLD
+    if exe.exists() and exe.stat().st_mtime >= src.stat().st_mtime:
+        return
+    log(f"  CC      {src.relative_to(ROOT)} -> {HOLD}")
+    tmp = out / (HOLD + ".tmp")
+    for extra in (["-static"], []):
+        proc = subprocess.run([cc.path, "-O2", "-Wall", *extra, "-o", str(tmp), str(src)],
+                              capture_output=True, text=True)  # fmt: skip
+        if proc.returncode == 0:
+            tmp.replace(exe)
+            return
+    raise BuildError(f"{src}: {cc.path} failed:\n{proc.stderr.rstrip()}")
+
+
 def find_tool(env: str, name: str, why: str) -> str:
     """A build tool from $env or PATH, or a BuildError saying how to get it."""
     command = os.environ.get(env) or name
@@ -256,6 +276,7 @@ def build(out: Path = DEFAULT_OUT, vmlinux: str | None = None, log: Log = print)
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         entries = dict(sorted(pool.map(one, objs)))
     write_syscalls(out, tgt.machine)
+    build_hold(cc, out, log)
     tmp = out / (RECORD + ".tmp")
     tmp.write_text(json.dumps({"format": 1, "arch": tgt.bpf_arch, "objects": entries}, indent=1) + "\n")
     tmp.replace(out / RECORD)

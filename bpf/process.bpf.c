@@ -11,9 +11,26 @@ struct rs_exec rs_btf_exec __attribute__((unused));
 struct rs_exit rs_btf_exit __attribute__((unused));
 struct rs_fork rs_btf_fork __attribute__((unused));
 
+/* When each process last exec'd (tgid -> ns): an exit's duration counts
+ * the life of the program that ran, not of the pid, so `-- CMD` held
+ * before its exec while the tracer attaches is not charged that wait.
+ * LRU: a process that exec'd and is forgotten falls back to its fork. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} rs_exec_ns SEC(".maps");
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	if (rs_want(RS_EV_EXIT)) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		__u64 now = bpf_ktime_get_ns();
+
+		bpf_map_update_elem(&rs_exec_ns, &tgid, &now, BPF_ANY);
+	}
 	if (!rs_want(RS_EV_EXEC))
 		return 0;
 	struct rs_exec *e = rs_reserve(sizeof(*e), RS_EV_EXEC);
@@ -55,9 +72,12 @@ int handle_exit(__u64 *ctx)
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 		e->exit_code = BPF_CORE_READ(task, exit_code);
-		e->duration_ns = bpf_ktime_get_ns() - BPF_CORE_READ(task, start_time);
+		__u64 *exec_ns = bpf_map_lookup_elem(&rs_exec_ns, &tgid);
+		__u64 start = exec_ns ? *exec_ns : BPF_CORE_READ(task, start_time);
+		e->duration_ns = bpf_ktime_get_ns() - start;
 		rs_submit(ctx, e);
 	}
+	bpf_map_delete_elem(&rs_exec_ns, &tgid);
 	bpf_map_delete_elem(&rs_follow, &tgid);
 	return 0;
 }

@@ -57,7 +57,7 @@ struct rs_exit {
 	struct rs_header hdr;
 	__u32 ppid;
 	__s32 exit_code; /* the wait(2) status: code << 8 | signal */
-	__u64 duration_ns; /* process lifetime */
+	__u64 duration_ns; /* lifetime since the last exec (process.bpf.c) */
 };
 
 struct rs_fork {

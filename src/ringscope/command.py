@@ -16,9 +16,11 @@ import subprocess
 import time
 
 from .closing import Closing
-from .errors import BadInput
+from .errors import BadInput, LoadError, RingscopeError
+from .inherited import passed_fds
+from .objects import HOLD, object_dir
 
-__all__ = ["Command", "exit_status", "shell_status"]
+__all__ = ["CannotRun", "Command", "exit_status", "shell_status"]
 
 PR_SET_PDEATHSIG = 1  # include/uapi/linux/prctl.h
 TERM_GRACE_S = 2.0  # after SIGTERM, before SIGKILL
@@ -41,39 +43,58 @@ def _die_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class CannotRun(RingscopeError):
+    """The command cannot be started: exit as a shell would (127 not
+    found, 126 found but not runnable), not with a usage error."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _hold() -> str:
+    path = object_dir() / HOLD
+    if not os.access(path, os.X_OK):
+        raise LoadError(f"{path.name} is not built (run `make bpf`)")
+    return str(path)
+
+
 class Command(Closing):
     """A command started but held before its exec until go(). Owns the
     child: close() ends it if it is still running and reaps it.
 
-    The child first execs a tiny shell that waits on a pipe, and only then
-    execs the command (same pid). So the tracer knows the pid, and can put
-    it in a filter or open counters on it, before the command runs anything.
-    Counters opened with enable_on_exec start at that second exec, whose old
-    address space is the shell's: exec'ing straight from a fork of Python
-    would charge the teardown of a copy of this process to the command.
+    The child first execs a tiny static program, the hold (bpf/hold.c),
+    which waits on a pipe and then execs the command (same pid). So the
+    tracer knows the pid, and can put it in a filter or open counters on
+    it, before the command runs anything; after the go the hold makes two
+    syscalls under that pid, the read's return and the execve. Counters
+    opened with enable_on_exec start at that second exec, whose old address
+    space is the hold's: exec'ing straight from a fork of Python would
+    charge the teardown of a copy of this process to the command.
+
+    The command gets the fds ringscope was started with (note_inherited_fds)
+    and none of its own: the hold's pipe is close-on-exec.
 
     The child is killed when the thread that created it exits (the kernel's
     PR_SET_PDEATHSIG is per thread): create and run it from one thread."""
-
-    # Through /proc: a shell's `<&N` only takes single-digit fds.
-    _GATE = 'read _ </proc/self/fd/{fd} && exec "$@"'
 
     def __init__(self, argv: list[str]) -> None:
         if not argv:
             raise BadInput("no command given after --")
         self.argv = argv
         exe = argv[0] if "/" in argv[0] else shutil.which(argv[0])
-        if exe is None or not os.access(exe, os.X_OK) or os.path.isdir(exe):
-            why = "Permission denied" if exe and os.path.exists(exe) else "No such file or directory"
-            raise BadInput(f"cannot run '{argv[0]}': {why}")
+        if exe is None or not os.path.exists(exe):
+            raise CannotRun(f"cannot run '{argv[0]}': No such file or directory", 127)
+        if not os.access(exe, os.X_OK) or os.path.isdir(exe):
+            raise CannotRun(f"cannot run '{argv[0]}': Permission denied", 126)
+        hold = _hold()
         gate_r, self._gate_w = os.pipe()
         parent = os.getpid()
         try:
-            script = self._GATE.format(fd=gate_r)
-            # Popen returns once the shell has exec'd: the held child exists.
+            # Popen returns once the hold has exec'd: the held child exists.
             self._proc = subprocess.Popen(
-                ["/bin/sh", "-c", script, "ringscope", *argv],
-                pass_fds=(gate_r,),
+                [hold, str(gate_r), exe, *argv],
+                pass_fds=(*passed_fds(), gate_r),
                 # A few lines of Python between fork and exec: this process
                 # starts commands from one thread only (see the class docstring).
                 preexec_fn=lambda: _die_with_parent(parent),

@@ -17,11 +17,12 @@ from pathlib import Path
 from .btf import Btf
 from .errors import LoadError
 
-__all__ = ["OBJ_DIR", "BuiltObject", "built_objects", "object_btf", "object_dir", "object_path"]
+__all__ = ["HOLD", "OBJ_DIR", "BuiltObject", "built_objects", "object_btf", "object_dir", "object_path"]
 
 OBJ_DIR = Path(__file__).parent / "_bpf"
 RECORD = "build.json"  # written by bpf/bpfbuild.py
 SYSCALLS = "syscalls.json"  # likewise: the target's syscall numbers
+HOLD = "hold"  # likewise, bpf/hold.c: the command launcher (command.py)
 
 
 def object_dir() -> Path:

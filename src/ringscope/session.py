@@ -211,6 +211,10 @@ class Session(Closing):
         return 0 if self.stream is None else self.stream.delivered
 
     @property
+    def delivered_bytes(self) -> int:
+        return 0 if self.stream is None else self.stream.delivered_bytes
+
+    @property
     def lost(self) -> dict[str, int]:
         return {"kernel": 0, "daemon": 0} if self.stream is None else self.stream.lost
 

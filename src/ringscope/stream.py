@@ -65,6 +65,7 @@ class Stream:
         self.clock = clock
         self.tap: Tap | None = None
         self.delivered = 0  # events decoded (handed on by poll, or held for the next)
+        self.delivered_bytes = 0  # the ring space they took, headers included
         self.lost = {"kernel": 0, "daemon": 0}
         self.skipped = 0  # program runs the kernel skipped so far
         self._kernel_drops: dict[str, int] = {}
@@ -94,6 +95,7 @@ class Stream:
         for run in runs:
             chunks.extend(self.decoder.chunks(run))
         self.delivered += sum(len(c) for c in chunks)
+        self.delivered_bytes += sum(len(run.data) for run in runs)
         items, self._held = [*self._held, *chunks, *self._after_drain(runs, flush)], []
         return items
 
@@ -107,6 +109,7 @@ class Stream:
             window = Window.of(runs)
         batch = self.decoder.mixed(window)
         self.delivered += len(batch)
+        self.delivered_bytes += sum(len(group.data) for group in window.groups)
         events: list[Mixed] = [batch] if len(batch) else []
         out: list[Batch] = [*self._held, *events, *self._after_drain(runs or [], flush)]
         self._held = []

@@ -37,8 +37,10 @@ CASES = [
     (["trace", "--cgroup", "no/such/cgroup"], 2, "bad cgroup"),
     (["trace", "-n", "0"], 2, "bad count"),
     (["trace", "--format", "xml"], 2, "invalid choice"),
-    (["trace", "--", "/no/such/binary"], 2, "cannot run"),
+    (["trace", "--", "/no/such/binary"], 127, "cannot run"),  # as a shell: not found
+    (["trace", "--", "/proc/version"], 126, "Permission denied"),  # as a shell: not executable
     (["nosuchcommand"], 2, "invalid choice"),
+    (["--bogus"], 2, "unrecognized arguments: --bogus"),  # not "required: COMMAND"
 ]
 
 

@@ -96,10 +96,11 @@ def check(o: Outcome) -> None:
     where = f"ringscope {' '.join(map(repr, o.argv))}"
     assert not o.hung, f"{where}: still running 15 s after SIGINT"
     assert "Traceback" not in o.stderr, f"{where}:\n{o.stderr}"
-    allowed = {0, 1, 2} | ({130} if o.interrupted else set())
-    assert o.code in allowed, f"{where}: exit {o.code}\n{o.stderr}"
     ran = o.argv[o.argv.index("--") + 1 :] if "--" in o.argv else []
-    if o.code not in (1, 2) or ran in (["false"], ["sh", "-c", "exit 2"]):  # the command's own status
+    cannot_run = "ringscope: error: cannot run" in o.stderr  # a command not there: 127, as a shell
+    allowed = {0, 1, 2} | ({130} if o.interrupted else set()) | ({127} if cannot_run else set())
+    assert o.code in allowed, f"{where}: exit {o.code}\n{o.stderr}"
+    if o.code not in (1, 2, 127) or ran in (["false"], ["sh", "-c", "exit 2"]):  # the command's own status
         return
     lines = [line for line in o.stderr.splitlines() if line.strip()]
     said = lines[-1:] if o.code == 2 else lines  # usage: the last line says why

@@ -17,6 +17,7 @@ import pytest
 from ringscope.perf.profile import Profile
 from ringscope.perf.record import record
 from ringscope.perf.report import resolve
+from ringscope.perf.tasks import TaskMaps
 from tests.conftest import need
 from tests.kernel.perf_workloads import HOT_C, SYSCALLS_C, build
 from tests.unit.speedscope_schema import SCHEMA
@@ -196,3 +197,65 @@ def test_aggregate_mode(bins: dict[str, Path], tmp_path: Path) -> None:
     assert len(prof.samples) < prof.total  # aggregated rows
     res = _run("script", "-i", str(out))
     assert res.returncode == 2 and "per-sample" in res.stderr
+
+
+def test_the_default_frequency_is_999_hz_as_top(tmp_path: Path) -> None:
+    out = tmp_path / "p.profile"
+    res = subprocess.run([RINGSCOPE, "record", "-o", str(out), "--", "true"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert Profile.load(out).meta["freq"] == 999
+    help_text = subprocess.run([RINGSCOPE, "record", "--help"], capture_output=True, text=True).stdout
+    assert "default 999" in " ".join(help_text.split())
+
+
+BUSY_NAMED = (
+    "import ctypes, sys, time\n"
+    "ctypes.CDLL(None).prctl(15, b'rs-preexisting', 0, 0, 0)\n"  # PR_SET_NAME
+    "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+    "end = time.monotonic() + 0.8\n"
+    "while time.monotonic() < end: pass\n"
+)
+
+
+def test_system_wide_comms_name_idle_and_processes_that_predate_the_recording(tmp_path: Path) -> None:
+    """The idle task is `swapper` (as perf), and a process that ran before
+    recording began (no COMM record) keeps its name though it exits first."""
+    out = tmp_path / "a.profile"
+    with subprocess.Popen([sys.executable, "-c", BUSY_NAMED], stdout=subprocess.PIPE, text=True) as busy:
+        assert busy.stdout is not None and busy.stdout.readline() == "ready\n"
+        res = subprocess.run([RINGSCOPE, "record", "-a", "--duration", "1.5", "-o", str(out)],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        busy.wait()
+    assert res.returncode == 0, res.stderr
+    prof = Profile.load(out)
+    pids = dict(zip(prof.samples["pid"].tolist(), prof.samples["comm"].tolist(), strict=True))
+    assert prof.comms[pids[busy.pid]] == "rs-preexisting"
+    # The idle task is sampled only if a CPU idled (not on a busy machine).
+    assert prof.comms[pids[0]] == "swapper" if 0 in pids else TaskMaps().name(0, 0) == "swapper"
+    assert "0" not in prof.comms
+
+
+THREADS = (
+    "import sys, threading, time\n"
+    "def spin():\n"
+    "    end = time.monotonic() + 3\n"
+    "    while time.monotonic() < end: pass\n"
+    "ts = [threading.Thread(target=spin) for _ in range(3)]\n"
+    "[t.start() for t in ts]\n"
+    "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+    "[t.join() for t in ts]\n"
+)
+
+
+def test_record_p_of_a_threaded_process(tmp_path: Path) -> None:
+    """One event per thread and CPU, sharing the CPU's ring: the redirect
+    comes after the ring's mmap (before it, the kernel said EINVAL)."""
+    out = tmp_path / "t.profile"
+    with subprocess.Popen([sys.executable, "-c", THREADS], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        res = subprocess.run([RINGSCOPE, "record", "-p", str(proc.pid), "--duration", "0.5", "-o", str(out)],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        proc.kill()
+    assert res.returncode == 0, res.stderr
+    assert len(set(Profile.load(out).samples["tid"].tolist())) >= 2

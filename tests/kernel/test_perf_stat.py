@@ -109,7 +109,7 @@ def test_pid_and_system_wide(faults_bin: Path) -> None:
         (["-e", "nosuchevent", "--", "true"], 2, "unknown event 'nosuchevent'"),
         (["-p", "999999999"], 2, "no such process"),
         (["-p", "-5"], 2, "bad pid"),
-        (["--", "/nonexistent/cmd"], 2, "cannot run"),
+        (["--", "/nonexistent/cmd"], 127, "cannot run"),  # as a shell: not found
         ([], 2, "nothing to count"),
     ],
 )

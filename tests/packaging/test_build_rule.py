@@ -46,7 +46,8 @@ def _compiled(out: Path, **kw: str) -> list[str]:
 def test_build_is_incremental_and_records_what_it_built(tmp_path: Path) -> None:
     sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "bpf").glob("*.bpf.c"))
     out = tmp_path / "objs"
-    assert _compiled(out) == sources
+    assert _compiled(out) == sorted([*sources, "bpf/hold.c"])  # and the command launcher's hold
+    assert os.access(out / "hold", os.X_OK)
     assert _compiled(out) == []
     (out / "net.bpf.o").unlink()
     (out / "gone.bpf.o").write_bytes(b"")  # its source does not exist

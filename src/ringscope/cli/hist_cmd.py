@@ -15,6 +15,7 @@ from ..errors import BadInput
 from ..sources.hist import Histogram
 from ..sources.hist_query import FORMS, HistQuery, parse_query, spec_params
 from ..sources.hist_snapshot import HistSnapshot
+from ..watch import ProcessWatch
 from .commands import COMMANDS
 from .values import seconds
 
@@ -92,7 +93,13 @@ def run(args: argparse.Namespace) -> int:
                 cmd.go()
             if not args.json:
                 print(f"Tracing {args.event}... Hit Ctrl-C to end.", file=sys.stderr, flush=True)
-            stopped_by = _loop(hist, args, cmd)
+            # -p: the run ends with the process (the rule of ringscope.watch).
+            watch = ProcessWatch(hist.pid) if cmd is None and hist.pid is not None else None
+            try:
+                stopped_by = _loop(hist, args, cmd, watch)
+            finally:
+                if watch is not None:
+                    watch.close()
             _emit(hist.snapshot(), args.json, time.strftime("%H:%M:%S") + " total")
         # The one exit-status rule (ringscope.command.exit_status).
         return exit_status(cmd, stopped_by)
@@ -102,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
             cmd.close()
 
 
-def _loop(hist: Histogram, args: argparse.Namespace, cmd: Command | None) -> int | None:
+def _loop(hist: Histogram, args: argparse.Namespace, cmd: Command | None,
+          watch: ProcessWatch | None) -> int | None:  # fmt: skip
     """Print intervals until the end; returns the signal that ended it, if one did."""
     start = time.monotonic()
     deadline = None if args.duration is None else start + args.duration
@@ -121,7 +129,9 @@ def _loop(hist: Histogram, args: argparse.Namespace, cmd: Command | None) -> int
             timeout = max(0.0, wake - time.monotonic())
             if cmd is not None and cmd.wait(timeout) is not None:
                 return None
-            if cmd is None:
+            if watch is not None and watch.gone(timeout):
+                return None
+            if cmd is None and watch is None:
                 time.sleep(timeout)
     except KeyboardInterrupt:
         return signal.SIGINT

@@ -4,7 +4,10 @@ one line on stderr and an exit code here, at the boundary."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -12,6 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import RingscopeError, VerifierError
+from ..inherited import note_inherited_fds
 from .commands import COMMANDS
 
 EXIT_USAGE = 2
@@ -35,6 +39,19 @@ def _chosen(argv: Sequence[str]) -> str | None:
     (the global options take no value)."""
     word = next((a for a in argv if not a.startswith("-")), None)
     return word if word in COMMANDS else None
+
+
+_GLOBAL_OPTIONS = ("-h", "--help", "-v", "--verbose", "--version")
+
+
+def _unknown_global_option(argv: Sequence[str]) -> None:
+    """An unknown option before the subcommand is the error to report, not
+    the missing subcommand argparse would name first (`ringscope --bogus`)."""
+    for word in argv:
+        if not word.startswith("-") or word == "--":
+            return
+        if word not in _GLOBAL_OPTIONS:
+            raise UsageError(f"unrecognized arguments: {word}")
 
 
 def version_text() -> str:
@@ -98,10 +115,42 @@ def _error(message: object) -> None:
     print(f"ringscope: error: {text}", file=sys.stderr)
 
 
+# What a failed write to stdout raises (a full disk, /dev/full, a quota),
+# as opposed to a reader that went away (EPIPE, a normal end for `| head`).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Returns the exit code (also when called in-process)."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    note_inherited_fds()  # before anything is opened: what `-- CMD` inherits
     try:
+        code = _main(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # here, not at exit: a failed last write is seen
+        return code
+    except BrokenPipeError:
+        # Reader went away (`| head`): not an error. Silence the flush at exit.
+        sys.stderr.close()
+        return 0
+    except OSError as e:
+        # A stream write (no file name) that failed: the output is not all
+        # there, so say so and exit 1, whichever command printed it.
+        if e.filename is not None or e.errno not in _WRITE_ERRNOS:
+            raise
+        _error(f"cannot write stdout: {e.strerror}")
+        _drop_stdout()
+        return 1
+
+
+def _drop_stdout() -> None:
+    """Forget what could not be written, so the flush at exit does not
+    fail again with a second message."""
+    with contextlib.suppress(OSError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives until exit)
+
+
+def _main(args_list: list[str]) -> int:
+    try:
+        _unknown_global_option(args_list)
         args = build_parser(args_list).parse_args(args_list)
     except UsageError as e:
         _error(e)
@@ -120,7 +169,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        # Reader went away (`| head`): not an error. Silence the flush at exit.
-        sys.stderr.close()
-        return 0

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import BadInput
+from .. import caps
+from ..errors import RingscopeError, require_caps
+from ..outfile import check_writable
 from ..perf.callgraph import FP, NONE, parse_callgraph
-from ..perf.record import record
+from ..perf.record import DEFAULT_FREQ, record
 from .commands import COMMANDS, DEFAULT_PROFILE
 from .values import count, seconds, target_argv
 
@@ -18,7 +20,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("record", help=COMMANDS["record"])
     rate = p.add_mutually_exclusive_group()
     rate.add_argument(
-        "-F", "--freq", type=count("frequency"), metavar="HZ", help="samples per second (default 99)"
+        "-F",
+        "--freq",
+        type=count("frequency"),
+        metavar="HZ",
+        help=f"samples per second (default {DEFAULT_FREQ}, as top)",
     )
     rate.add_argument(
         "-c", "--count", type=count("period"), metavar="PERIOD", help="sample every PERIOD events"
@@ -45,16 +51,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     argv = target_argv(args, "profile")
+    # Before recording, so neither costs a run; privileges first, as they
+    # would be without the check (a user who may not record learns that).
+    if args.aggregate:
+        require_caps("record --aggregate", *caps.TRACING)
+    else:
+        require_caps("record", caps.CAP_PERFMON)
+    try:
+        check_writable(args.output)
+    except OSError as e:
+        raise RingscopeError(f"cannot write {args.output}: {e.strerror}") from None
     cg = parse_callgraph(args.call_graph) if args.call_graph else (FP if args.g else NONE)
     profile, code = record(
         args.event, pid=args.pid, system_wide=args.all_cpus, argv=argv or None,
-        freq=args.freq if args.freq is not None else (None if args.count else 99),
+        freq=args.freq if args.freq is not None else (None if args.count else DEFAULT_FREQ),
         period=args.count, callgraph=cg, duration=args.duration, aggregate=args.aggregate,
     )  # fmt: skip
     try:
         profile.save(args.output)
     except OSError as e:
-        raise BadInput(f"cannot write {args.output}: {e.strerror}") from None
+        raise RingscopeError(f"cannot write {args.output}: {e.strerror}") from None
     st = profile.stats
     lost = st.get("lost", 0) + st.get("lost_key", 0)
     print(f"[ ringscope record: {profile.total} samples ({lost} lost) of {profile.meta['event']}, "

@@ -22,6 +22,7 @@ from ..events.mixed import Mixed
 from ..events.records import Chunk, Lost
 from ..session import Session
 from ..transport.sizing import MAX_RING_SIZE
+from ..watch import ProcessWatch
 from .commands import COMMANDS
 from .nats_options import add_export_options, exporter_from_args
 from .options import add_session_options, check_replay_args, event_names, filter_from_args, ring_size
@@ -133,11 +134,15 @@ def _run(session: Session, args: argparse.Namespace, cmd_argv: list[str]) -> int
     out = Output(args.output)
     writer = None
     cmd = None
+    watch = None
     try:
         if exporter is not None:
             exporter.start(wait=True)  # an unreachable server is one line and exit 1, before tracing
         if args.write is not None:
             writer = CaptureWriter.open(args.write)  # before CMD starts: a bad path is one line, not a trace
+        if args.input is None and not cmd_argv and session.filter.pid is not None:
+            # -p: the run ends with the process (the rule of ringscope.watch).
+            watch = ProcessWatch(session.filter.pid)
         if cmd_argv:
             require_caps("tracing", *caps.TRACING)  # before CMD starts, not after
             cmd = Command(cmd_argv)
@@ -149,12 +154,16 @@ def _run(session: Session, args: argparse.Namespace, cmd_argv: list[str]) -> int
             if cmd is not None:
                 session.follow(cmd.pid)
                 cmd.go()
-            _loop(session, args, cmd, stop, out, exporter.offer_items if exporter is not None else None)
+            _loop(
+                session, args, cmd, stop, out, exporter.offer_items if exporter is not None else None, watch
+            )
         # The one exit-status rule: the command's status, 128 + the signal that stopped us, or 0.
         return exit_status(cmd, stop.signum)
     finally:
         if cmd is not None:
             cmd.close()
+        if watch is not None:
+            watch.close()
         out.close()
         if writer is not None:
             writer.close()
@@ -166,7 +175,8 @@ CHUNK_EVENTS = 8192  # events encoded at once: bounds the encoder's scratch memo
 
 
 def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop: StopFlag,
-          out: Output, export: Callable[[list[Chunk | Mixed | Lost]], None] | None = None) -> int:  # fmt: skip
+          out: Output, export: Callable[[list[Chunk | Mixed | Lost]], None] | None = None,
+          watch: ProcessWatch | None = None) -> int:  # fmt: skip
     """Poll, encode each type once per poll (columnar, a Mixed batch), write
     each poll's output in stream order in one write, until the count, the
     duration, the command or a signal ends the run; then detach and drain
@@ -179,6 +189,7 @@ def _loop(session: Session, args: argparse.Namespace, proc: Command | None, stop
     shown = 0
     while left is None or left > 0:
         done = stop.set or (proc is not None and proc.poll() is not None) or session.exhausted
+        done = done or (watch is not None and watch.gone())
         if deadline is not None and time.monotonic() >= deadline:
             done = True
         if done:
@@ -226,14 +237,21 @@ def _summary(session: Session, shown: int) -> str:
         line += f" ({session.skipped} program runs skipped by the kernel)"
     if lost["kernel"]:
         # The ring filled faster than it was read: a ring that holds the
-        # burst's excess (rounded up to a power of two) would have kept it.
-        need = session.ring_size * (1 + lost["kernel"] / max(1, shown))
+        # whole burst, every event delivered and lost at the size the
+        # delivered ones took, keeps it even if the reader stalls for all
+        # of it, so the hint works the first time (a ring sized for the
+        # excess alone did not: the reader does not drain while it fills).
+        per_event = session.delivered_bytes / session.delivered if session.delivered else _MIN_RECORD
+        need = (session.delivered + lost["kernel"]) * per_event
         size = min(MAX_RING_SIZE, 1 << max(0, math.ceil(math.log2(need))))
         if size > session.ring_size:
             line += f"; the ring filled: try --ring-size {_size_text(size)}"
         else:
             line += "; the ring filled: the consumer could not keep up (try -o FILE, or fewer events)"
     return line
+
+
+_MIN_RECORD = 64  # ring bytes of the smallest event (header included), when none was delivered
 
 
 def _size_text(size: int) -> str:

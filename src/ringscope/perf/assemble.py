@@ -95,8 +95,10 @@ class Assembler:
     maps carry over from batch to batch (ringscope top feeds one batch per
     refresh). Not thread-safe."""
 
-    def __init__(self, seeds: list[int] | None = None, unwind: Unwind | None = None) -> None:
+    def __init__(self, seeds: list[int] | None = None, unwind: Unwind | None = None,
+                 names: dict[int, str] | None = None) -> None:  # fmt: skip
         self.maps, self.builder = TaskMaps(), ProfileBuilder()
+        self.maps.comms.update(names or {})  # comms read when recording began
         for pid in seeds or []:
             self.maps.seed(pid)
         self.place = _Placer(self.builder, self.maps)
@@ -110,7 +112,7 @@ class Assembler:
         for r in records:
             if isinstance(r, Sample):
                 stack = b.stack(_sample_frames(r, self.place, self.unwind))
-                comm = b.comm(maps.comms.get(r.tid, maps.comms.get(r.pid, str(r.pid))))
+                comm = b.comm(maps.name(r.pid, r.tid))
                 b.add(r.time, r.cpu, r.pid, r.tid, r.period, stack, comm)
                 self.stats["samples"] += 1
             elif isinstance(r, Mmap):
@@ -132,9 +134,11 @@ def assemble(
     *,
     seeds: list[int] | None = None,
     unwind: Unwind | None = None,
+    names: dict[int, str] | None = None,
 ) -> Profile:
     """`records` -> a Profile. `seeds`: pids whose /proc maps are read
-    first (processes that ran before the recording began)."""
-    asm = Assembler(seeds, unwind)
+    first (processes that ran before the recording began); `names`: their
+    comms, read when it began (one that exits before the end keeps its name)."""
+    asm = Assembler(seeds, unwind, names)
     asm.feed(records)
     return asm.profile(meta)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput
+from ..outfile import write_file
 from .legacy import COLUMNS, decode_column, encode_column, v1_to_v2
 
 __all__ = ["FORMAT", "MAX_BYTES", "VERSION", "Dso", "FrameRef", "Profile", "SampleTable"]
@@ -118,11 +119,8 @@ class Profile:
         }
 
     def save(self, path: str | Path) -> None:
-        tmp = Path(f"{path}.tmp")
         data = json.dumps(self.as_json(), separators=(",", ":")).encode()
-        with gzip.open(tmp, "wb", compresslevel=6) as f:
-            f.write(data)
-        tmp.replace(path)  # never leave a half-written profile behind
+        write_file(path, gzip.compress(data, compresslevel=6, mtime=0))
 
     @classmethod
     def load(cls, path: str | Path) -> Profile:

@@ -20,16 +20,22 @@ from typing import Any
 
 from ..command import TERM_GRACE_S, Command, exit_status
 from ..errors import BadInput
+from ..watch import ProcessWatch
 from .assemble import assemble
 from .callgraph import FP, NONE, CallGraph, parse_callgraph
 from .profile import Profile
 from .ringsampler import RingSampler
 from .sampling import Profiler
 from .target import Target
+from .tasks import proc_comm
 
-__all__ = ["profile_for", "record"]
+__all__ = ["DEFAULT_FREQ", "profile_for", "record"]
 
 _POLL_S = 0.05  # the loop's tick: how late an exit or a deadline is noticed
+# Samples per second unless told: top's rate. Not perf's 4000 Hz: every
+# sample is read and decoded by Python, on machines as small as 2 CPUs,
+# and perf users lower 4000 anyway; 99 Hz gave too few samples to read.
+DEFAULT_FREQ = 999
 
 
 def _target(pid: int | None, system_wide: bool, cmd: Command | None) -> Target:
@@ -42,10 +48,10 @@ def _target(pid: int | None, system_wide: bool, cmd: Command | None) -> Target:
     raise BadInput("nothing to profile: give -p PID, -a or -- CMD")
 
 
-def _done(cmd: Command | None, pid: int | None, deadline: float | None) -> bool:
+def _done(cmd: Command | None, watch: ProcessWatch | None, deadline: float | None) -> bool:
     if cmd is not None and cmd.poll() is not None:
         return True
-    if cmd is None and pid is not None and not os.path.exists(f"/proc/{pid}"):
+    if watch is not None and watch.gone():
         return True
     return deadline is not None and time.monotonic() >= deadline
 
@@ -78,18 +84,23 @@ class _Loop:
     def run(self, tick: Callable[[], None]) -> None:
         # The duration counts from the moment sampling is on, not from the call.
         self.deadline = time.monotonic() + self.duration if self.duration else None
+        watch = ProcessWatch(self.pid) if self.cmd is None and self.pid is not None else None
         try:
-            while not _done(self.cmd, self.pid, self.deadline):
+            while not _done(self.cmd, watch, self.deadline):
                 tick()
         except KeyboardInterrupt:
             self.stopped_by = signal.SIGINT
             if self.cmd is not None:
                 self.cmd.wait(TERM_GRACE_S)  # it had the terminal's SIGINT too
+        finally:
+            if watch is not None:
+                watch.close()
 
 
 def _record_ring(target: Target, loop: _Loop, event: str | None, freq: int | None,
                  period: int | None, cg: CallGraph, pid: int | None) -> Profile:  # fmt: skip
     seeds = _seeds(target, pid)
+    names = {p: name for p in seeds if (name := proc_comm(p))}
     with RingSampler(target, event, freq=freq, period=period, callgraph=cg) as s:
         if loop.cmd is not None:
             loop.cmd.go()
@@ -112,7 +123,7 @@ def _record_ring(target: Target, loop: _Loop, event: str | None, freq: int | Non
         from .unwind import DwarfUnwinder
 
         unwind = DwarfUnwinder().unwind
-    return assemble(records, meta, seeds=seeds, unwind=unwind)
+    return assemble(records, meta, seeds=seeds, unwind=unwind, names=names)
 
 
 def _record_bpf(target: Target, loop: _Loop, event: str | None, freq: int | None,
@@ -143,7 +154,7 @@ def record(
     pid: int | None = None,
     system_wide: bool = False,
     argv: list[str] | None = None,
-    freq: int | None = 99,
+    freq: int | None = DEFAULT_FREQ,
     period: int | None = None,
     callgraph: str | CallGraph | None = None,
     callchain: bool | None = None,

@@ -175,14 +175,19 @@ class RingSampler(Closing):
     def _open(self) -> None:
         attr = self._attr()
         leaders: dict[int, int] = {}  # cpu -> the fd whose ring that CPU's events share
+        followers: list[tuple[int, int]] = []  # (fd, cpu): the other threads' events
         for pid, cpu in self._placements():
             fd = self._open_one(attr, pid, cpu)
             self._fds.append(fd)
             if cpu in leaders:
-                syscall.set_output(fd, leaders[cpu])
+                followers.append((fd, cpu))
             else:
                 leaders[cpu] = fd
         self.rings = SampleRings(list(leaders.values()), _ring_pages(self.callgraph), self.fmt)
+        # Only into a ring that exists: the kernel refuses (EINVAL) to
+        # redirect to an event not mmap'ed yet (-p of a threaded process).
+        for fd, cpu in followers:
+            syscall.set_output(fd, leaders[cpu])
 
     def enable(self) -> None:
         for fd in self._fds:

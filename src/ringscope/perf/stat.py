@@ -4,8 +4,6 @@ deltas every interval."""
 
 from __future__ import annotations
 
-import os
-import select
 import signal
 import time
 from collections.abc import Callable
@@ -13,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from ..command import TERM_GRACE_S, Command, exit_status
 from ..errors import BadInput
+from ..watch import ProcessWatch
 from .counting import CounterSet, Reading
 from .events import parse_events
 from .target import Target, cgroup_dir
@@ -125,30 +124,20 @@ class _Waiter:
 
     def __init__(self, cmd: Command | None, pid: int | None) -> None:
         self.cmd = cmd
-        self._fd = -1
-        if cmd is None and pid is not None:
-            try:
-                self._fd = os.pidfd_open(pid)
-            except OSError:
-                self._fd = -1  # gone already, or no pidfd: polled below
-        self.pid = pid
+        self._watch = ProcessWatch(pid) if cmd is None and pid is not None else None
 
     def wait(self, timeout: float | None) -> bool:
         """True once the watched process has ended; waits up to `timeout`."""
         if self.cmd is not None:
             return self.cmd.wait(timeout) is not None
-        if self._fd >= 0:
-            return bool(select.select([self._fd], [], [], timeout)[0])
-        step = 0.05 if timeout is None else min(timeout, 0.05)
-        if self.pid is not None and not os.path.exists(f"/proc/{self.pid}"):
-            return True
-        time.sleep(step)
+        if self._watch is not None:
+            return self._watch.gone(timeout)
+        time.sleep(0.05 if timeout is None else min(timeout, 0.05))
         return False
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        if self._watch is not None:
+            self._watch.close()
 
 
 def _run(waiter: _Waiter, duration: float | None, interval_ms: int | None, prog: _Progress) -> float:

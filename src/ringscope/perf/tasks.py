@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..symbols.maps import read_maps
 from ..transport.perfrecords import Comm, Mmap, Task
 
-__all__ = ["Region", "TaskMaps"]
+__all__ = ["Region", "TaskMaps", "proc_comm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +64,24 @@ class TaskMaps:
         space = self._spaces.setdefault(pid, _Space())
         for m in read_maps(pid):
             space.add(Region(m.start, m.end, m.pgoff, m.path, None))
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                self.comms.setdefault(pid, f.read().strip())
-        except OSError:
-            pass
+        if pid not in self.comms and (name := proc_comm(pid)):
+            self.comms[pid] = name
 
     def mmap(self, r: Mmap) -> None:
         region = Region(r.start, r.start + r.length, r.pgoff, r.path, r.build_id)
         self._spaces.setdefault(r.pid, _Space()).add(region)
+
+    def name(self, pid: int, tid: int) -> str:
+        """The comm of a sampled task: from the stream's COMM records, or,
+        for a task that ran before recording began (no COMM record), read
+        from /proc at first sight; the idle task (pid 0) is `swapper`, as
+        in perf. Its pid only when it is gone before being seen."""
+        known = self.comms.get(tid) or self.comms.get(pid)
+        if known is not None:
+            return known
+        name = "swapper" if pid == 0 else proc_comm(tid) or proc_comm(pid) or str(pid)
+        self.comms[tid] = name
+        return name
 
     def comm(self, r: Comm) -> None:
         self.comms[r.tid] = r.comm
@@ -90,3 +99,12 @@ class TaskMaps:
     def find(self, pid: int, addr: int) -> Region | None:
         space = self._spaces.get(pid)
         return space.find(addr) if space is not None else None
+
+
+def proc_comm(pid: int) -> str | None:
+    """/proc/PID/comm, None if the task is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None

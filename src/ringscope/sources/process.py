@@ -46,8 +46,10 @@ SPECS = (
     EventSpec("exec", "process", ("handle_exec",), "rs_exec", "RS_EV_EXEC",
               "a process called execve: filename, ppid, argv", _exec, raw_fields=("argv",),
               finish_columns=_exec_columns),
-    EventSpec("exit", "process", ("handle_exit",), "rs_exit", "RS_EV_EXIT",
-              "a process exited: exit code, signal, lifetime", _exit, finish_columns=_exit_columns),
+    # handle_exec too: it notes each exec, and the lifetime counts from it.
+    EventSpec("exit", "process", ("handle_exit", "handle_exec"), "rs_exit", "RS_EV_EXIT",
+              "a process exited: exit code, signal, lifetime since its exec", _exit,
+              finish_columns=_exit_columns),
     EventSpec("fork", "process", ("handle_fork",), "rs_fork", "RS_EV_FORK",
               "a task was created: child pid and tid", requires=("tp_btf",)),
 )  # fmt: skip
