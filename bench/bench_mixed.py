@@ -62,7 +62,7 @@ asyncio.run(main())
 
 def trace(exe: Path, events: str, per_call: int) -> tuple[int, int, int]:
     """(delivered, kernel lost, consumer CPU ns) of one trace run."""
-    flood = subprocess.Popen([str(exe), str(N // per_call), "--hold"], stdin=subprocess.PIPE,
+    flood = subprocess.Popen([str(exe), str(N // per_call), "--linger"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)  # fmt: skip
     os.sched_setaffinity(flood.pid, {PRODUCER_CPU})
     argv = [sys.executable, "-m", "ringscope", "trace", "-e", events, "--format", "json",

@@ -54,17 +54,18 @@ class Run:
 
 
 def _flood(exe: Path) -> subprocess.Popen[bytes]:
-    p = subprocess.Popen([str(exe), str(N), "--hold"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    p = subprocess.Popen([str(exe), str(N), "--linger"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     os.sched_setaffinity(p.pid, {PRODUCER_CPU})
     return p
 
 
 def _release_and_finish(flood: subprocess.Popen[bytes]) -> int:
+    """Release the burst and wait for its end; a --linger flood stays alive
+    (so that a `-p` tracer keeps running) until its stdin is closed."""
     assert flood.stdin is not None and flood.stdout is not None
     flood.stdin.write(b"x")
-    flood.stdin.close()
-    out = flood.stdout.read()
-    flood.wait(timeout=600)
+    flood.stdin.flush()
+    out = flood.stdout.readline()
     return int(json.loads(out)["ns"])
 
 
@@ -101,6 +102,8 @@ def _consume(argv: list[str], flood: subprocess.Popen[bytes], **popen: object) -
         producer_ns = _release_and_finish(flood)
         time.sleep(1.0)  # let it drain what is still in the ring
         cpu = _cpu_ns(tracer.pid) - cpu0
+        assert flood.stdin is not None
+        flood.stdin.close()  # a lingering flood ends now; the tracer follows it (-p) or the SIGINT
         tracer.send_signal(signal.SIGINT)
         err = tracer.stderr.read()
         tracer.wait(timeout=120)

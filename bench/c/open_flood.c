@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* open_flood N [--hold]: N failing openat(2) calls on one path, timed.
- * With --hold it waits for a byte on stdin first, so the tracer can attach
- * to its pid. Prints {"calls": N, "ns": elapsed} as JSON. */
+/* open_flood N [--hold|--linger]: N failing openat(2) calls on one path,
+ * timed. With --hold it waits for a byte on stdin first, so the tracer can
+ * attach to its pid. Prints {"calls": N, "ns": elapsed} as JSON. --linger
+ * holds too, and after the burst stays alive until stdin closes: a tracer
+ * following it with -p ends when it exits, and a bench that times the
+ * tracer's CPU per event must read it before that teardown. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,7 +25,10 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 100000;
 	char go;
 
-	if (argc > 2 && !strcmp(argv[2], "--hold") && read(0, &go, 1) != 1)
+	int hold = argc > 2 && (!strcmp(argv[2], "--hold") || !strcmp(argv[2], "--linger"));
+	int linger = argc > 2 && !strcmp(argv[2], "--linger");
+
+	if (hold && read(0, &go, 1) != 1)
 		return 1;
 	long long t0 = now_ns();
 	for (long i = 0; i < n; i++)
@@ -30,5 +36,8 @@ int main(int argc, char **argv)
 			return 2;
 	long long t1 = now_ns();
 	printf("{\"calls\": %ld, \"ns\": %lld}\n", n, t1 - t0);
+	fflush(stdout);
+	while (linger && read(0, &go, 1) > 0)
+		;
 	return 0;
 }
