@@ -63,6 +63,8 @@ class Window:
 
     def runs(self) -> list[Run]:
         """The records as Runs in stream order (what a capture stores)."""
+        if self.count == 0:
+            return []
         if len(self.groups) == 1:
             return list(self.groups)
         stride = np.empty(self.count, np.int64)
