@@ -46,6 +46,14 @@ class Mixed:
                 parts.append(part.split(i)[1].split(j - i)[0])
         return Mixed(self.seq0 + a, max(0, b - a), parts)
 
+    def plain(self) -> Chunk | Mixed:
+        """A batch of one part as the plain Chunk it is (its seqs are then
+        consecutive), so consumers take their single-type path."""
+        if len(self.parts) != 1:
+            return self
+        part = self.parts[0]
+        return Chunk(part.layout, part.spec, part.seq0, part.records)
+
     def pieces(self, most: int) -> list[Mixed]:
         """This batch cut into batches of at most `most` events, in order."""
         if self.count <= most:

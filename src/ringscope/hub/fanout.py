@@ -67,11 +67,10 @@ BLOCK_MAX = 2048  # events per Block: bounds the loop time one encode takes, and
 def _split(items: list[Batch]) -> Iterator[Item | Mixed]:
     """Big chunks (a full ring drained at once) become blocks of BLOCK_MAX,
     so writers interleave with encoding instead of waiting for all of it.
-    A Mixed batch of one part is a plain Chunk of consecutive seqs."""
+    A Mixed batch of one type is a plain Chunk block (Mixed.plain())."""
     for item in items:
-        if isinstance(item, Mixed) and len(item.parts) == 1:
-            part = item.parts[0]
-            item = Chunk(part.layout, part.spec, part.seq0, part.records)
+        if isinstance(item, Mixed):
+            item = item.plain()
         if isinstance(item, Chunk | Mixed):
             yield from item.pieces(BLOCK_MAX)
         else:
