@@ -24,7 +24,7 @@ from typing import Literal, Protocol, overload
 from .events.decode import Decoder
 from .events.mixed import Batch, Mixed
 from .events.records import Chunk, Item, Lost
-from .transport.base import Reader, Run
+from .transport.base import Reader, Run, Window
 from .transport.capture import PollRecord
 
 __all__ = ["KernelCounters", "Stream", "Tap"]
@@ -100,14 +100,18 @@ class Stream:
         return items
 
     def _poll_mixed(self, flush: bool) -> list[Batch]:
-        window = self.reader.gather(flush=flush)
+        # A tap stores Runs in stream order: read those and gather them here
+        # (as fast as before for a capture, no faster).
+        if self.tap is None:
+            runs, window = None, self.reader.gather(flush=flush)
+        else:
+            runs = self.reader.drain(flush=flush)
+            window = Window.of(runs)
         batch = self.decoder.mixed(window)
         self.delivered += len(batch)
         self.delivered_bytes += sum(len(group.data) for group in window.groups)
         events: list[Mixed] = [batch] if len(batch) else []
-        # A tap stores Runs in stream order; only it pays for cutting them.
-        runs = window.runs() if self.tap is not None else []
-        out: list[Batch] = [*self._held, *events, *self._after_drain(runs, flush)]
+        out: list[Batch] = [*self._held, *events, *self._after_drain(runs or [], flush)]
         self._held = []
         return out
 
